@@ -198,7 +198,8 @@ class _RNNBase(nn.Module):
         for name in self._flat_weights_names:
             nn.init.uniform_(getattr(self, name), -stdv, stdv)
         for name in self._ln_names:
-            nn.init.zeros_(p := getattr(self, name)) if "bias" in name else nn.init.ones_(p)
+            init = nn.init.zeros_ if name.startswith("ln_c_bias") else nn.init.ones_
+            init(getattr(self, name))
         if self.forget_bias is not None:
             for name in self._flat_weights_names:
                 if name.startswith("bias_ih"):
