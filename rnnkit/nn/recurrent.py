@@ -431,15 +431,15 @@ class _RNNBase(nn.Module):
             drop_mask = torch.bernoulli(torch.full_like(h, keep)) / keep  # (N, H_out)
         zoneout = self.zoneout
         outputs = []
-        for t in range(gi.size(0)):
+        for t, gi_t in enumerate(gi.unbind(0)):  # unbind: a cheap backward, unlike gi_t
             gh = recurrent_projection(h if drop_mask is None else h * drop_mask, w_hh, b_hh, ln_hh)
             if self.mode == "LSTM":
-                h_new, c_new = lstm_step(gi[t], gh, c, w_hr, ln_c)
+                h_new, c_new = lstm_step(gi_t, gh, c, w_hr, ln_c)
             elif self.mode == "GRU":
-                h_new, c_new = gru_step(gi[t], gh, h), None
+                h_new, c_new = gru_step(gi_t, gh, h), None
             else:
                 h_new, c_new = (
-                    rnn_step(gi[t], gh, "tanh" if self.mode == "RNN_TANH" else "relu"),
+                    rnn_step(gi_t, gh, "tanh" if self.mode == "RNN_TANH" else "relu"),
                     None,
                 )
             if zoneout:
