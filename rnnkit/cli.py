@@ -3,31 +3,48 @@
 Each task module in ``TASKS`` exposes ``register(subparsers)``, which adds its verbs to an
 argparse sub-parser and sets ``func`` on each verb's parser; ``main`` parses and calls it.
 Task modules are imported only when named (torch is slow to import), so ``--help`` and
-``--version`` stay fast.
+``--version`` stay fast. A task named without a verb prints that task's help.
+
+Errors: a bad flag, or a ``ValueError``/``OSError`` from a verb (bad input: a missing file, a
+corrupted checkpoint ...), prints one line on stderr and exits with 2; an exception with an
+``exit_code`` attribute (e.g. ``TrainingDiverged``) prints one line and exits with that code.
+Set ``RNNKIT_DEBUG=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from rnnkit import __version__
 
 # task name -> (module, one-line help)
 TASKS: dict[str, tuple[str, str]] = {}
+TASKS["charlm"] = ("rnnkit.tasks.charlm", "character-level language model: train, sample, eval")
+TASKS["classify"] = ("rnnkit.tasks.classify", "classify or tag sequences: train, eval, predict")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with errors in one line (what is wrong, where to look) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser(task: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="rnnkit",
         description="Recurrent neural networks (RNN, LSTM, GRU) on PyTorch, with ready pipelines.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = parser.add_subparsers(dest="task", metavar="TASK")
     for name, (module, help_) in TASKS.items():
         if name == task:
-            task_parser = sub.add_parser(name, help=help_, description=help_)
+            task_parser = sub.add_parser(name, help=help_, description=help_, allow_abbrev=False)
+            task_parser.set_defaults(func=lambda args, p=task_parser: p.print_help())
             importlib.import_module(module).register(task_parser)
         else:
             sub.add_parser(name, help=help_, add_help=False)
@@ -43,7 +60,21 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0 if not argv else 2
-    return int(func(args) or 0)
+    command = " ".join(x for x in ("rnnkit", args.task, getattr(args, "verb", None)) if x)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"\n{command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `rnnkit ... | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as e:
+        code = getattr(e, "exit_code", 2 if isinstance(e, ValueError | OSError) else None)
+        if code is None or os.environ.get("RNNKIT_DEBUG"):
+            raise
+        print(f"{command}: error: {e}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""The one training stack: config <-> CLI, the training loop, checkpoints, logging.
+
+Names are imported on first use, so that ``rnnkit.train.checkpoint`` and ``rnnkit.train.config``
+work without torch (the NumPy engine uses them).
+"""
+
+import importlib
+
+_EXPORTS = {
+    "rnnkit.train.checkpoint": (
+        "CheckpointError",
+        "load_checkpoint",
+        "resolve_checkpoint",
+        "save_checkpoint",
+        "strip_prefix",
+        "with_prefix",
+    ),
+    "rnnkit.train.config": (
+        "ConfigError",
+        "TrainConfig",
+        "add_config_args",
+        "config_from_args",
+        "config_from_dict",
+        "config_to_dict",
+        "option",
+    ),
+    "rnnkit.train.trainer": (
+        "Trainer",
+        "TrainingDiverged",
+        "build_optimizer",
+        "learning_rate",
+        "prepare_run_dir",
+        "seed_everything",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'rnnkit.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(_MODULE_OF[name]), name)

@@ -1,0 +1,230 @@
+"""Config dataclasses, their command-line flags and their JSON form.
+
+A task's hyperparameters are one dataclass (a subclass of ``TrainConfig``) whose fields carry
+their help text (``option(default, help)``). From it:
+
+- ``add_config_args(parser, cls)`` adds one flag per field: ``hidden_size`` -> ``--hidden-size``,
+  a bool -> ``--flag/--no-flag``, a ``Literal`` -> its choices, ``int | None`` -> an int or
+  ``none``. argparse refuses unknown flags and ill-typed values.
+- ``config_from_args(cls, args, base)`` builds the config from the flags given on the command
+  line, over ``base`` (the defaults, or the config saved in a checkpoint when resuming).
+- ``config_to_dict`` / ``config_from_dict`` go to and from JSON-ready dicts; the latter refuses
+  unknown keys and ill-typed values.
+
+Value checks (``lr > 0`` ...) live in each dataclass's ``__post_init__`` and raise ConfigError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, Union
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A config value or key that is not allowed; the message names the flag and the value."""
+
+
+def option(default: Any, help: str) -> Any:
+    """A dataclass field with a default and the help text of its flag."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of a field: ``hidden_size`` -> ``--hidden-size``."""
+    return "--" + name.replace("_", "-")
+
+
+# ---------------------------------------------------------------------------------------------
+# field types: what each annotation accepts
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """(X, True) for ``X | None`` / ``Optional[X]``, else (tp, False)."""
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+        raise TypeError(f"config fields may be X or X | None, got {tp}")
+    return tp, False
+
+
+def _describe(tp: Any) -> str:
+    base, optional = _unwrap_optional(tp)
+    if typing.get_origin(base) is Literal:
+        text = "one of " + ", ".join(repr(c) for c in typing.get_args(base))
+    else:
+        text = base.__name__
+    return text + (" or None" if optional else "")
+
+
+def _check_value(name: str, tp: Any, value: Any) -> Any:
+    """``value`` as a ``tp`` (an int is taken for a float), or ConfigError."""
+    base, optional = _unwrap_optional(tp)
+    if value is None and optional:
+        return None
+    if typing.get_origin(base) is Literal:
+        ok = value in typing.get_args(base)
+    elif base is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, base)
+    if not ok:
+        raise ConfigError(f"{flag_name(name)}: expected {_describe(tp)}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# dataclass <-> argparse
+
+
+def _parse_as(name: str, tp: Any):
+    """An argparse ``type`` callable that parses one value of ``tp`` from a string."""
+    base, optional = _unwrap_optional(tp)
+    if typing.get_origin(base) is Literal:
+        base = type(typing.get_args(base)[0])
+
+    def parse(text: str) -> Any:
+        if optional and text.lower() == "none":
+            return None
+        try:
+            return base(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {_describe(tp)}, got {text!r}") from None
+
+    parse.__name__ = base.__name__  # argparse names the type in its messages
+    return parse
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag per field of the dataclass ``cls``; flags not given stay unset in ``args``."""
+    for f in dataclasses.fields(cls):
+        tp = _field_types(cls)[f.name]
+        help_ = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
+        base, _ = _unwrap_optional(tp)
+        if base is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _parse_as(f.name, tp)
+            if typing.get_origin(base) is Literal:
+                kwargs["choices"] = typing.get_args(base)
+                kwargs["metavar"] = "{" + ",".join(str(c) for c in typing.get_args(base)) + "}"
+            else:
+                kwargs["metavar"] = f.name.upper()
+        parser.add_argument(flag_name(f.name), help=f"{help_} (default: {default})", **kwargs)
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace, base: C | None = None) -> C:
+    """The config of the flags set in ``args``, over ``base`` (default: the class defaults)."""
+    values = config_to_dict(base) if base is not None else {}
+    for f in dataclasses.fields(cls):
+        if hasattr(args, f.name):
+            values[f.name] = getattr(args, f.name)
+    return config_from_dict(cls, values)
+
+
+# ---------------------------------------------------------------------------------------------
+# dataclass <-> JSON
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The config as a JSON-ready dict (field name -> value)."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
+    """The config ``cls(**values)``, refusing unknown keys and ill-typed values."""
+    types_ = _field_types(cls)
+    unknown = sorted(set(values) - set(types_))
+    if unknown:
+        raise ConfigError(
+            f"{cls.__name__}: unknown config key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(types_)}"
+        )
+    checked = {k: _check_value(k, types_[k], v) for k, v in values.items()}
+    return cls(**checked)
+
+
+def _require(ok: bool, name: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{flag_name(name)}: expected {expected}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the training loop's own hyperparameters
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of the training loop; each task's Config subclasses it.
+
+    The budget is ``max_steps`` and/or ``max_time`` (0 = no limit, at least one must be set);
+    the cosine schedule decays over whichever of the two runs out first.
+    """
+
+    optimizer: Literal["adamw", "adam", "rmsprop", "adagrad", "sgd"] = option("adamw", "optimizer")
+    lr: float = option(2e-3, "peak learning rate")
+    schedule: Literal["cosine", "step", "constant"] = option(
+        "cosine",
+        "after warmup: cosine decay to lr*min_lr_fraction over the budget; step: multiply by "
+        "lr_decay every lr_decay_every steps (char-rnn); constant",
+    )
+    warmup_steps: int = option(100, "steps of linear warmup from 0 to lr")
+    min_lr_fraction: float = option(0.1, "cosine schedule: final lr as a fraction of lr")
+    lr_decay: float = option(0.97, "step schedule: factor applied every lr_decay_every steps")
+    lr_decay_every: int = option(1000, "step schedule: steps between two decays")
+    weight_decay: float = option(
+        0.1, "decay of weight matrices (decoupled with adamw, an L2 penalty otherwise)"
+    )
+    momentum: float = option(0.9, "Adam beta1, SGD momentum")
+    beta2: float = option(0.99, "Adam beta2, RMSprop smoothing constant")
+    grad_clip: float = option(1.0, "clip the gradient norm to this (0 = no clipping)")
+    divergence_factor: float = option(
+        3.0, "stop when the train loss exceeds this times the first loss (0 = on NaN/inf only)"
+    )
+    max_steps: int = option(5000, "stop after this many steps (0 = no limit)")
+    max_time: float = option(0.0, "stop after this many seconds of training (0 = no limit)")
+    eval_every: int = option(200, "evaluate and checkpoint every this many steps")
+    log_every: int = option(10, "write a metrics row every this many steps")
+    seed: int = option(1337, "random seed of initialization, dropout and sampling")
+    device: Literal["cpu", "cuda"] = option("cpu", "device")
+    precision: Literal["fp32", "bf16"] = option("fp32", "fp32, or bf16 autocast")
+    threads: int = option(0, "CPU threads for torch (0 = torch's default)")
+    tensorboard: bool = option(True, "also log to TensorBoard (when it is installed)")
+
+    def __post_init__(self) -> None:
+        _require(self.lr > 0, "lr", "a number > 0", self.lr)
+        _require(self.warmup_steps >= 0, "warmup_steps", "an int >= 0", self.warmup_steps)
+        _require(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "0..1", self.min_lr_fraction)
+        _require(0 < self.lr_decay <= 1, "lr_decay", "a number in (0, 1]", self.lr_decay)
+        _require(self.lr_decay_every >= 1, "lr_decay_every", "an int >= 1", self.lr_decay_every)
+        _require(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)
+        _require(0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
+        _require(0 <= self.beta2 < 1, "beta2", "a number in [0, 1)", self.beta2)
+        _require(self.grad_clip >= 0, "grad_clip", "a number >= 0", self.grad_clip)
+        _require(
+            self.divergence_factor == 0 or self.divergence_factor > 1,
+            "divergence_factor", "0 or a number > 1", self.divergence_factor,
+        )  # fmt: skip
+        _require(self.max_steps >= 0, "max_steps", "an int >= 0", self.max_steps)
+        _require(self.max_time >= 0, "max_time", "a number of seconds >= 0", self.max_time)
+        if self.max_steps == 0 and self.max_time == 0:
+            raise ConfigError("no training budget: set --max-steps or --max-time (or both)")
+        _require(self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every)
+        _require(self.log_every >= 1, "log_every", "an int >= 1", self.log_every)
+        _require(self.threads >= 0, "threads", "an int >= 0", self.threads)
