@@ -1,0 +1,293 @@
+"""rnnkit.tasks.classify: learning (many-to-one, tagging), padding, LSTM-FCN, real loaders, CLI."""
+
+import gzip
+import json
+import re
+import struct
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnkit.cli import main
+from rnnkit.tasks import classify
+from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
+
+FAST = ["--no-tensorboard", "--threads", "1", "--warmup-steps", "10"]
+
+
+def cli(capsys, *argv):
+    """(exit code, stdout, stderr) of ``rnnkit ARGV``."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse refusing a flag
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def memory_data(n: int, seed: int) -> dict:
+    """Many-to-one, solvable only by remembering step 0: the label is the sign of the first
+    value; every other value (and the length, 6..12) is independent noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 12, 2)).astype(np.float32)
+    lengths = rng.integers(6, 13, size=n)
+    return {"x": x, "y": np.where(x[:, 0, 0] > 0, "pos", "neg"), "lengths": lengths}
+
+
+def tagging_data(n: int, seed: int) -> dict:
+    """Many-to-many: symbols 0..2 (one-hot); the tag of step t is the symbol of step t-2 (of
+    step t itself for t < 2), so each tag needs the earlier steps."""
+    rng = np.random.default_rng(seed)
+    symbols = rng.integers(0, 3, size=(n, 12))
+    tags = np.concatenate([symbols[:, :2], symbols[:, :-2]], axis=1)  # (N, T)
+    x = np.eye(3, dtype=np.float32)[symbols]  # (N, T, 3)
+    return {"x": x, "y": tags, "lengths": rng.integers(5, 13, size=n)}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A small model trained on the memory task: (run directory, data folder)."""
+    folder = tmp_path_factory.mktemp("memory")
+    np.savez(folder / "train.npz", **memory_data(512, seed=0))
+    np.savez(folder / "test.npz", **memory_data(200, seed=1))
+    args = ["classify", "train", "--data", folder / "train.npz", "--test-data"]
+    args += [folder / "test.npz", "--out", folder / "run", "--cell", "gru", "--hidden-size", 32]
+    args += ["--lr", 1e-2, "--max-steps", 150, "--eval-every", 50, *FAST]
+    assert main([str(a) for a in args]) == 0
+    return folder / "run", folder
+
+
+# ---------------------------------------------------------------------------------------------
+# learning: many-to-one and tagging, through the CLI
+
+
+def test_memory_task_many_to_one(trained_run, capsys):
+    run, folder = trained_run
+    for name in ("config.json", "metrics.csv", "summary.json", "loss.png", "confusion.png"):
+        assert (run / name).is_file(), name
+    assert (run / "best.safetensors").is_file() and (run / "last.safetensors").is_file()
+    code, out, _ = cli(capsys, "classify", "eval", run, "--json")
+    result = json.loads(out)
+    assert code == 0 and set(result) == {"accuracy", "macro_f1", "n"}
+    assert result["n"] == 200 and result["accuracy"] > 0.9  # chance: 0.5
+    assert json.loads((run / "summary.json").read_text())["test_accuracy"] == result["accuracy"]
+    code, out, _ = cli(capsys, "classify", "eval", run)
+    assert "macro-F1" in out and "neg" in out and "pos" in out
+    code, out, _ = cli(capsys, "classify", "predict", run, "--data", folder / "test.npz")
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "index,label,probability" and len(lines) == 201
+    truth = memory_data(200, seed=1)["y"]
+    predicted = np.array([line.split(",")[1] for line in lines[1:]])
+    assert (predicted == truth).mean() == pytest.approx(result["accuracy"])
+
+
+def test_tagging_task_many_to_many(tmp_path, capsys):
+    np.savez(tmp_path / "tags.npz", **tagging_data(400, seed=0))
+    args = ["classify", "train", "--data", tmp_path / "tags.npz", "--out", tmp_path / "run"]
+    args += ["--cell", "gru", "--hidden-size", 32, "--lr", 1e-2, "--max-steps", 150, *FAST]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["head"] == "step"
+    code, out, _ = cli(capsys, "classify", "eval", tmp_path / "run", "--json")
+    result = json.loads(out)
+    assert 80 * 5 <= result["n"] <= 80 * 12  # every valid step of the 80 held-out sequences
+    assert result["accuracy"] > 0.95  # chance: 1/3
+    np.savez(tmp_path / "new.npz", x=tagging_data(3, seed=5)["x"], lengths=[5, 6, 7])
+    code, out, _ = cli(
+        capsys, "classify", "predict", tmp_path / "run", "--data", tmp_path / "new.npz"
+    )
+    lines = out.splitlines()
+    assert lines[0] == "index,step,label,probability" and len(lines) == 1 + 5 + 6 + 7
+
+
+# ---------------------------------------------------------------------------------------------
+# padding never leaks; causality; masked batch norm; LSTM-FCN's shape
+
+
+MODELS = [
+    {"cell": "lstm", "pooling": "last"},
+    {"cell": "gru", "pooling": "mean", "bidirectional": True},
+    {"cell": "rnn", "pooling": "attention", "num_layers": 2},
+    {"cell": "lstm", "pooling": "last", "bidirectional": True, "num_layers": 2},
+    {"cell": "gru", "head": "step", "bidirectional": True},
+    {"model": "lstm_fcn"},
+    {"model": "lstm_fcn", "dimension_shuffle": False, "bidirectional": True},
+]
+
+
+@pytest.mark.parametrize("options", MODELS, ids=lambda o: "-".join(map(str, o.values())))
+def test_padding_does_not_change_predictions(options):
+    cfg = Config(hidden_size=8, **options)
+    model = build_model(cfg, input_size=3, num_classes=4, seq_len=9).eval()
+    lengths = [9, 3, 6, 1]
+    x = torch.randn(4, 9, 3)
+    x[1, 3:] = 1e3  # garbage beyond the lengths: it must not matter
+    batch = model.predict(pack_padded_sequence(x, torch.tensor(lengths), True, False))
+    for i, n in enumerate(lengths):
+        alone = model.predict(x[i : i + 1, :n])  # (1, C) or (1, n, C), no padding at all
+        expected = batch[i] if batch.dim() == 2 else batch[i, :n]
+        torch.testing.assert_close(alone[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_unidirectional_tagging_is_causal():
+    model = build_model(Config(hidden_size=8, head="step"), 2, 3, 10).eval()
+    x = torch.randn(1, 10, 2)
+    changed = x.clone()
+    changed[0, 6:] = torch.randn(4, 2)
+    before, after = model.predict(x), model.predict(changed)
+    torch.testing.assert_close(before[0, :6], after[0, :6])
+    assert not torch.allclose(before[0, 6:], after[0, 6:])
+
+
+def test_masked_batch_norm_counts_valid_steps_only():
+    norm, reference = MaskedBatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    x = torch.randn(3, 4, 7)  # (B, C, T)
+    mask = torch.arange(7)[None, :] < torch.tensor([7, 2, 5])[:, None]  # (B, T)
+    out = norm(x, mask)
+    valid = x.transpose(1, 2)[mask]  # (valid steps, C)
+    torch.testing.assert_close(out.transpose(1, 2)[mask], reference(valid))
+    assert out.transpose(1, 2)[~mask].abs().max() == 0
+    torch.testing.assert_close(norm.running_mean, reference.running_mean)
+    torch.testing.assert_close(norm.running_var, reference.running_var)
+
+
+def test_lstm_fcn_follows_the_paper():
+    model = build_model(Config(model="lstm_fcn", hidden_size=8), 2, 5, seq_len=30)
+    assert isinstance(model, LSTMFCN)
+    convs = [(b.conv.out_channels, b.conv.kernel_size[0]) for b in model.blocks]
+    assert convs == [(128, 8), (256, 5), (128, 3)]
+    assert model.rnn.input_size == 30  # dimension shuffle: the F features are the steps
+    assert model.head.in_features == 8 + 128
+    logits, loss = model(torch.randn(4, 30, 2), torch.tensor([0, 1, 2, 3]))
+    assert logits.shape == (4, 5) and loss.dim() == 0
+    with pytest.raises(ValueError, match="at most 30 steps"):
+        model(torch.randn(1, 31, 2))
+
+
+def test_classification_report_matches_sklearn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    y_pred[y_pred == 3] = 2  # class 3 never predicted
+    report = classify.classification_report(y_true, y_pred, ["a", "b", "c", "d"])
+    assert report["accuracy"] == pytest.approx(metrics.accuracy_score(y_true, y_pred))
+    assert report["macro_f1"] == pytest.approx(
+        metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)
+    )
+    np.testing.assert_array_equal(report["confusion"], metrics.confusion_matrix(y_true, y_pred))
+
+
+# ---------------------------------------------------------------------------------------------
+# the real loaders, end to end (a few steps each)
+
+
+@pytest.mark.parametrize(
+    "dataset, options, n_test",
+    [
+        ("ItalyPowerDemand", ["--model", "lstm_fcn", "--hidden-size", 8], 1029),
+        ("JapaneseVowels", ["--model", "lstm_fcn", "--hidden-size", 8], 370),  # 7..29 steps
+        ("GunPoint", ["--cell", "gru", "--hidden-size", 8, "--pooling", "attention"], 150),
+    ],
+)
+def test_bundled_datasets_end_to_end(tmp_path, capsys, dataset, options, n_test):
+    pytest.importorskip("sktime")
+    args = ["classify", "train", "--dataset", dataset, "--out", tmp_path, "--max-steps", 3]
+    code, out, err = cli(capsys, *args, *options, "--batch-size", 32, *FAST)
+    assert code == 0, err
+    code, out, _ = cli(capsys, "classify", "eval", tmp_path, "--json")
+    assert code == 0 and json.loads(out)["n"] == n_test
+
+
+def test_fashion_mnist_rows_as_steps(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fmnist"
+    folder.mkdir()
+    for prefix, n in (("train", 40), ("t10k", 12)):
+        for kind, shape in (("images-idx3", (n, 28, 28)), ("labels-idx1", (n,))):
+            values = rng.integers(0, 256 if kind.startswith("images") else 10, size=shape)
+            header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+            data = gzip.compress(header + values.astype(np.uint8).tobytes())
+            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(data)
+    monkeypatch.setattr(classify, "FASHION_MNIST_DIR", folder)
+    args = ["classify", "train", "--dataset", "FashionMNIST", "--out", tmp_path / "run"]
+    code, _, err = cli(capsys, *args, "--max-steps", 2, "--hidden-size", 8, *FAST)
+    assert code == 0, err
+    code, out, _ = cli(capsys, "classify", "eval", tmp_path / "run", "--json")
+    assert json.loads(out)["n"] == 12
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: one line on stderr, exit code 2
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 5, 2))
+    y = np.array(["a", "b"] * 10)
+    np.savez(tmp_path / "ok.npz", x=x, y=y)
+    np.save(tmp_path / "unlabelled.npy", x)
+    np.savez(tmp_path / "single.npz", x=x, y=np.array(["a"] * 20))
+    nan = x.copy()
+    nan[3, 2, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", x=nan, y=y)
+    np.savez(tmp_path / "three.npz", x=rng.normal(size=(20, 5, 3)), y=y)
+    np.savez(tmp_path / "other.npz", x=x, y=np.array(["a", "c"] * 10))
+    np.savez(tmp_path / "steps.npz", x=x, y=np.tile(["a", "b", "a", "b", "b"], (20, 1)))
+    (tmp_path / "missing.csv").write_text("id,label,v\ns1,a,1\ns2,,2\ns3,b,3\n")
+    return tmp_path
+
+
+BAD_TRAIN = [
+    (["--data", "unlabelled.npy"], "no labels"),
+    (["--data", "single.npz"], "a single class"),
+    (["--data", "nan.npz"], "1 NaN or infinite value"),
+    (["--data", "missing.csv"], "missing label"),
+    (["--data", "ok.npz", "--test-data", "three.npz"], "have 3 feature.*trained on 2"),
+    (["--data", "ok.npz", "--test-data", "other.npz"], r"\['c'\] are not among"),
+    (["--data", "ok.npz", "--head", "step"], "a label per sequence; use --head sequence"),
+    (["--data", "steps.npz", "--model", "lstm_fcn"], "LSTM-FCN labels whole sequences"),
+    (["--data", "nothing.npz"], "no such file"),
+    ([], "no data: expected --dataset NAME or --data PATH"),
+    (["--data", "ok.npz", "--dataset", "GunPoint"], "got both"),
+    (["--dataset", "GunPoint", "--test-data", "ok.npz"], "--test-data goes with --data"),
+    (["--dataset", "NoSuchSet"], "unknown; the sets available offline are .*GunPoint"),
+    (["--data", "ok.npz", "--dropout", "1.5"], r"--dropout: expected a number in \[0, 1\)"),
+    (["--data", "ok.npz", "--pooling", "max"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_TRAIN, ids=[m for _, m in BAD_TRAIN])
+def test_bad_training_input(files, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(files)
+    code, _, err = cli(capsys, "classify", "train", "--out", "run", *argv, *FAST)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and re.search(message, err)
+
+
+def test_missing_extras_and_packages(files, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    monkeypatch.setitem(sys.modules, "sktime", None)
+    code, _, err = cli(capsys, "classify", "train", "--dataset", "GunPoint")
+    assert code == 2 and "pip install 'rnnkit[data]'" in err
+    monkeypatch.setattr(classify, "FASHION_MNIST_DIR", files / "absent")
+    code, _, err = cli(capsys, "classify", "train", "--dataset", "FashionMNIST")
+    assert code == 2 and "apt-get install dataset-fashion-mnist" in err
+
+
+def test_bad_predict_and_eval_input(trained_run, files, capsys):
+    run, _ = trained_run
+    np.savez(files / "one.npz", x=np.zeros((2, 4, 1)))
+    for verb, path, message in [
+        ("predict", files / "one.npz", "have 1 feature.*trained on 2"),
+        ("predict", files / "nan.npz", "NaN"),
+        ("eval", files / "unlabelled.npy", "no labels"),
+        ("eval", files / "steps.npz", "labels each sequence but the data has a label per step"),
+    ]:
+        code, _, err = cli(capsys, "classify", verb, run, "--data", path)
+        assert code == 2 and re.search(message, err), err
+    code, _, err = cli(capsys, "classify", "eval", files)
+    assert code == 2 and "no best.safetensors" in err
