@@ -12,8 +12,9 @@ over time; for one-hot input it is a column lookup W_ih[:, x], no product at all
 h_{t-1} W_hh^T remains inside the loop. The backward mirrors this: the loop over time carries
 dL/dh_t backwards, and the weight gradients of all steps are again one product each afterwards.
 
-Parameters are named, shaped, gate-ordered and initialized-for as torch.nn.RNN/LSTM/GRU's
-layer k (``weight_ih_l{k}`` etc.), so their values move between the two unchanged:
+Parameters are named, shaped and gate-ordered as torch.nn.RNN/LSTM/GRU's layer k
+(``weight_ih_l{k}`` etc.), so their values move between the two unchanged (they start at zero
+here; CharRNN initializes them):
 
     weight_ih (G*H, I)   weight_hh (G*H, H)   bias_ih (G*H,)   bias_hh (G*H,)
 
@@ -29,7 +30,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RNN", "LSTM", "GRU"]
+__all__ = ["RNN", "LSTM", "GRU", "scatter_add_rows"]
+
+
+def scatter_add_rows(index: np.ndarray, rows: np.ndarray, num_rows: int) -> np.ndarray:
+    """out[v] = sum of rows[n] over all n with index[n] == v; (N,), (N, D) -> (num_rows, D).
+
+    The backward of a row lookup (embedding, one-hot projection). Done as one 1-D ``np.add.at``
+    over the flat positions v * D + d, several times faster than ``np.add.at`` on rows.
+    """
+    D = rows.shape[1]
+    out = np.zeros((num_rows, D), rows.dtype)
+    flat = (index[:, None] * D + np.arange(D)).ravel()  # (N*D,) positions in out.ravel()
+    np.add.at(out.reshape(-1), flat, rows.reshape(-1))
+    return out
 
 
 def _sigmoid_(a: np.ndarray) -> np.ndarray:
@@ -86,7 +100,8 @@ class _Recurrent:
             )
         self._x = x
         if one_hot:
-            xw = self.weight_ih.T[x]  # (T, B, G*H): column x of W_ih = W_ih @ one_hot(x)
+            w_t = np.ascontiguousarray(self.weight_ih.T)  # (I, G*H): rows gather faster
+            xw = np.take(w_t, x, axis=0)  # (T, B, G*H): column x of W_ih = W_ih @ one_hot(x)
         else:
             T, B, I = x.shape
             xw = (x.reshape(T * B, I) @ self.weight_ih.T).reshape(T, B, -1)  # (T, B, G*H)
@@ -99,8 +114,7 @@ class _Recurrent:
         dxw2 = dxw.reshape(-1, dxw.shape[2])  # (T*B, G*H)
         grads = {"bias_ih": dxw2.sum(0)}
         if x.dtype.kind in "iu":  # one-hot: scatter-add the rows into the looked-up columns
-            dw_t = np.zeros(self.weight_ih.shape[::-1], self.dtype)  # (I, G*H)
-            np.add.at(dw_t, x.ravel(), dxw2)
+            dw_t = scatter_add_rows(x.ravel(), dxw2, self.input_size)  # (I, G*H)
             grads["weight_ih"] = np.ascontiguousarray(dw_t.T)
             return None, grads
         grads["weight_ih"] = dxw2.T @ x.reshape(-1, self.input_size)  # (G*H, I)
@@ -146,7 +160,7 @@ class RNN(_Recurrent):
         T, B, H = xw.shape
         hs = self._buffer("hs", (T + 1, B, H))  # hs[0] = h0, hs[t + 1] = h_t
         hs[0] = h0
-        w_hh_t = self.weight_hh.T
+        w_hh_t = np.ascontiguousarray(self.weight_hh.T)  # (H, G*H): faster products than a view
         for t in range(T):
             h = hs[t + 1]
             np.dot(hs[t], w_hh_t, out=h)
@@ -163,10 +177,12 @@ class RNN(_Recurrent):
     ) -> tuple[np.ndarray | None, np.ndarray, dict]:
         hs = self._hs
         T, B, H = dout.shape
+        dact = self._buffer("dact", (T, B, H))  # act'(a_t)
         if self.nonlinearity == "tanh":
-            dact = 1 - hs[1:] * hs[1:]  # (T, B, H): tanh'(a_t) = 1 - h_t^2
+            np.multiply(hs[1:], hs[1:], out=dact)
+            np.subtract(1, dact, out=dact)  # tanh' = 1 - h_t^2
         else:
-            dact = (hs[1:] > 0).astype(self.dtype)  # (T, B, H)
+            np.greater(hs[1:], 0, out=dact)  # relu' = [h_t > 0]
         da = self._buffer("da", (T, B, H))
         dh = np.zeros((B, H), self.dtype) if dhT is None else dhT.astype(self.dtype)
         w_hh = self.weight_hh
@@ -209,7 +225,7 @@ class LSTM(_Recurrent):
         tcs = self._buffer("tcs", (T, B, H))  # tanh(c_t)
         zs = self._buffer("zs", (T, B, G))  # gate values i|f|g|o after their nonlinearity
         hs[0], cs[0] = state
-        w_hh_t = self.weight_hh.T
+        w_hh_t = np.ascontiguousarray(self.weight_hh.T)  # (H, G*H): faster products than a view
         for t in range(T):
             z = zs[t]
             np.dot(hs[t], w_hh_t, out=z)
@@ -285,7 +301,8 @@ class GRU(_Recurrent):
         hns = self._buffer("hns", (T, B, H))  # W_hn h_{t-1} + b_hn
         hw = self._buffer("hw", (B, G))  # h_{t-1} W_hh^T
         hs[0] = h0
-        w_hh_t, b_hn = self.weight_hh.T, self.bias_hh[2 * H :]
+        w_hh_t = np.ascontiguousarray(self.weight_hh.T)  # (H, 3H)
+        b_hn = self.bias_hh[2 * H :]
         for t in range(T):
             gate = gs[t]
             np.dot(hs[t], w_hh_t, out=hw)
