@@ -123,6 +123,9 @@ class CharRNN:
         dtype: np.float64 or np.float32.
         seed: initializes as torch does: every rnn.* uniform(-1/sqrt(H), 1/sqrt(H)), embed N(0, 1),
             head (weight and bias) uniform(-1/sqrt(H), 1/sqrt(H)).
+        dropout: probability of zeroing each recurrent layer's output (scaling the rest by
+            1 / (1 - p)) in ``loss_and_grads``, as the torch CharLM does between layers and before
+            the head in training; ``forward``, ``log_probs`` and ``sample`` never drop.
         frozen: parameter names left out of the gradients (so out of every optimizer step).
     """
 
@@ -137,6 +140,7 @@ class CharRNN:
         nonlinearity: str = "tanh",
         dtype: type = np.float64,
         seed: int | None = None,
+        dropout: float = 0.0,
         frozen: tuple[str, ...] = (),
     ) -> None:
         if model not in LAYERS:
@@ -145,6 +149,8 @@ class CharRNN:
             raise ValueError(f"CharRNN: nonlinearity applies to model='rnn' only, got {model!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"CharRNN: dtype must be float32 or float64, got {np.dtype(dtype)}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"CharRNN: dropout must lie in [0, 1), got {dropout}")
         if min(vocab_size, hidden_size, num_layers) < 1 or embedding_size < 0:
             raise ValueError(
                 "CharRNN: expected vocab_size, hidden_size, num_layers >= 1 and embedding_size "
@@ -152,6 +158,7 @@ class CharRNN:
             )
         self.vocab_size, self.hidden_size, self.num_layers = vocab_size, hidden_size, num_layers
         self.model, self.embedding_size, self.dtype = model, embedding_size, np.dtype(dtype)
+        self.nonlinearity = nonlinearity
         self.embed = Embedding(vocab_size, embedding_size, dtype) if embedding_size else None
         kw = {"nonlinearity": nonlinearity} if model == "rnn" else {}
         sizes = [embedding_size or vocab_size] + [hidden_size] * (num_layers - 1)  # inputs
@@ -170,10 +177,12 @@ class CharRNN:
         if unknown:
             raise ValueError(f"CharRNN: frozen names unknown parameters {sorted(unknown)}")
         self.frozen = tuple(frozen)
-        self.init_torch(np.random.default_rng(seed))
+        self.dropout, self.dropout_rng = dropout, np.random.default_rng(seed)
+        self.reset_parameters(seed)
 
-    def init_torch(self, rng: np.random.Generator) -> None:
+    def reset_parameters(self, seed: int | None = None) -> None:
         """Initialize every parameter as torch's CharLM would (see the class docstring)."""
+        rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(self.hidden_size)
         for name, p in self.params.items():
             if name == "embed.weight":
@@ -231,16 +240,26 @@ class CharRNN:
             return [(state[0][k], state[1][k]) for k in range(self.num_layers)]
         return list(state)
 
-    def _forward(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """Logits (V, T*B), class-major with positions time-major, and the new state (copied)."""
+    def _forward(
+        self, x: np.ndarray, state: State, train: bool = False
+    ) -> tuple[np.ndarray, State]:
+        """Logits (V, T*B), class-major with positions time-major, and the new state (copied).
+
+        train: apply dropout to every layer's output, keeping the masks for the backward.
+        """
         x = self._check_ids(x, "x")
         states = self._layer_states(state, x.shape[0])
         ids = np.ascontiguousarray(x.T)  # (T, B)
         inp = ids if self.embed is None else self.embed.forward(ids)
-        new = []
+        new, self._masks = [], []
         for layer, s in zip(self.layers, states, strict=True):
             inp, s = layer.forward(inp, s)  # (T, B, H)
             new.append(s)
+            if train and self.dropout:
+                keep = self.dropout_rng.random(inp.shape) >= self.dropout  # (T, B, H)
+                mask = keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)
+                inp = inp * mask  # a new array: the layer keeps its output for its backward
+                self._masks.append(mask)
         T, B, H = inp.shape
         logits = self.head.forward(inp.reshape(T * B, H))  # (V, T*B)
         if self.model == "lstm":
@@ -250,7 +269,7 @@ class CharRNN:
     def forward(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         """Logits (B, T, V) for ids x (B, T), and the state after the last step."""
         logits, state = self._forward(x, state)
-        B, T = x.shape
+        B, T = np.shape(x)
         return logits.reshape(-1, T, B).transpose(2, 1, 0).copy(), state  # (B, T, V)
 
     def log_probs(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
@@ -271,7 +290,7 @@ class CharRNN:
         y = self._check_ids(y, "y")
         if y.shape != np.shape(x):
             raise ValueError(f"CharRNN: expected y of the shape of x {np.shape(x)}, got {y.shape}")
-        logits, new_state = self._forward(x, state)
+        logits, new_state = self._forward(x, state, train=True)
         loss = self.loss_fn.forward(logits, np.ascontiguousarray(y.T).ravel(), reduction)
 
         grads: dict[str, np.ndarray] = {}
@@ -279,6 +298,8 @@ class CharRNN:
         grads["head.weight"], grads["head.bias"] = g["weight"], g["bias"]
         dout = dh.reshape(x.shape[1], x.shape[0], -1)  # (T, B, H)
         for k in range(self.num_layers - 1, -1, -1):
+            if self._masks:
+                dout = dout * self._masks[k]  # through the dropout after layer k
             dout, _, g = self.layers[k].backward(dout)
             grads.update({f"rnn.{name}_l{k}": v for name, v in g.items()})
         if self.embed is not None:
@@ -333,5 +354,6 @@ class CharRNN:
         return (
             f"CharRNN(vocab_size={self.vocab_size}, hidden_size={self.hidden_size}, "
             f"num_layers={self.num_layers}, model={self.model!r}, "
-            f"embedding_size={self.embedding_size}, dtype={self.dtype})"
+            f"embedding_size={self.embedding_size}, nonlinearity={self.nonlinearity!r}, "
+            f"dtype={self.dtype})"
         )

@@ -111,6 +111,7 @@ class MinCharRNN:
         self.smooth_loss = -math.log(1.0 / vocab_size) * config.seq_length
 
     def step(self) -> Step:
+        """One iteration of the loop in the module docstring."""
         c, data = self.config, self.data
         if self.p + c.seq_length + 1 >= len(data) or self.n == 0:
             self.h, self.p = self.model.init_state(1), 0  # reset memory, go from the start

@@ -78,3 +78,21 @@ def test_layer_gradients_wrt_inputs_and_states(layer_cls, kwargs):
         grads["c0"], values["c0"] = dstate[1], c0
     errors = check_gradients(loss, values, grads)
     assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_gradients_through_dropout(kind):
+    """Dropout after each layer: the same masks on every call (a re-seeded dropout_rng)."""
+    rng = np.random.default_rng(4)
+    model = CharRNN(5, 4, 2, kind, 3, seed=1, dropout=0.3)
+    x, y = rng.integers(0, 5, (2, 5)), rng.integers(0, 5, (2, 5))
+    state = random_state(model, 2, rng)
+
+    def loss_and_grads():
+        model.dropout_rng = np.random.default_rng(7)
+        return model.loss_and_grads(x, y, state)
+
+    loss, grads, _ = loss_and_grads()
+    assert loss != pytest.approx(model.loss_and_grads(x, y, state)[0])  # other masks
+    errors = check_gradients(lambda: loss_and_grads()[0], model.params, grads)
+    assert max(errors.values()) < TOL, errors

@@ -88,6 +88,19 @@ def test_frozen_parameters_get_no_gradient():
         CharRNN(5, 4, frozen=("nope",))
 
 
+def test_dropout_only_in_training():
+    plain, dropped = CharRNN(6, 8, 2, "lstm", 3, seed=0), CharRNN(6, 8, 2, "lstm", 3, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    x = np.random.default_rng(0).integers(0, 6, (4, 9))
+    np.testing.assert_array_equal(
+        plain.log_probs(x, plain.init_state(4))[0], dropped.log_probs(x, dropped.init_state(4))[0]
+    )
+    loss, _, _ = plain.loss_and_grads(x, x, plain.init_state(4))
+    assert dropped.loss_and_grads(x, x, dropped.init_state(4))[0] != pytest.approx(loss)
+    with pytest.raises(ValueError, match="dropout"):
+        CharRNN(5, 4, dropout=1.0)
+
+
 def test_sampling_is_deterministic_under_a_seed():
     model = CharRNN(10, 8, model="gru", seed=0)
     a = model.sample([1, 2], 50, rng=np.random.default_rng(7))
