@@ -209,13 +209,13 @@ def main() -> None:
     print(f"{'trainer':46s} {'chars/s':>9s} {'x (a)':>7s} {'to target':>10s} {'x sooner':>9s}")
     for name, rate, curve in zip(names, rates, curves, strict=True):
         reached = first_time(curve, target)
-        when = f"{reached:9.1f}s" if reached is not None else "   not yet"
+        when = f"{reached:9.2f}s" if reached is not None else "   not yet"
         sooner = f"{time_a / reached:8.1f}x" if reached else "        -"
         print(f"{name:46s} {rate:9,.0f} {rate / rates[0]:6.1f}x {when} {sooner}")
     print("\nvalidation curves (training seconds: nats/char):")
     for name, curve in zip(names, curves, strict=True):
         points = curve[:: max(1, len(curve) // 12)] + curve[-1:]
-        print(f"  {name[:3]} " + ", ".join(f"{t:.1f}s: {loss:.3f}" for t, loss in points))
+        print(f"  {name[:3]} " + ", ".join(f"{t:.2f}s: {loss:.3f}" for t, loss in points))
 
 
 if __name__ == "__main__":

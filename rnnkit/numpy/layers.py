@@ -177,18 +177,17 @@ class RNN(_Recurrent):
     ) -> tuple[np.ndarray | None, np.ndarray, dict]:
         hs = self._hs
         T, B, H = dout.shape
-        dact = self._buffer("dact", (T, B, H))  # act'(a_t)
+        da = self._buffer("da", (T, B, H))  # act'(a_t) for all t first, then dL/da_t
         if self.nonlinearity == "tanh":
-            np.multiply(hs[1:], hs[1:], out=dact)
-            np.subtract(1, dact, out=dact)  # tanh' = 1 - h_t^2
+            np.multiply(hs[1:], hs[1:], out=da)
+            np.subtract(1, da, out=da)  # tanh' = 1 - h_t^2
         else:
-            np.greater(hs[1:], 0, out=dact)  # relu' = [h_t > 0]
-        da = self._buffer("da", (T, B, H))
+            np.greater(hs[1:], 0, out=da)  # relu' = [h_t > 0]
         dh = np.zeros((B, H), self.dtype) if dhT is None else dhT.astype(self.dtype)
         w_hh = self.weight_hh
         for t in range(T - 1, -1, -1):
             dh += dout[t]
-            np.multiply(dh, dact[t], out=da[t])
+            da[t] *= dh
             np.dot(da[t], w_hh, out=dh)  # now dL/dh_{t-1}
         dx, grads = self._project_backward(da)
         grads["weight_hh"] = self._weight_hh_grad(da, hs)
