@@ -11,8 +11,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# a small LSTM learns to write Python from the standard library's source for a minute, then
+# writes some (runs/demo is the demo's own run directory: each `make demo` starts it afresh)
 demo: $(STAMP)
-	$(BIN)/rnnkit demo
+	rm -rf runs/demo
+	$(BIN)/rnnkit charlm train --out runs/demo --max-time 60 --hidden-size 256 --batch-size 32 \
+		--seq-length 64 --eval-every 100 --eval-chars 50000 --sample-every 0
+	$(BIN)/rnnkit charlm sample runs/demo --prime "def " --length 600 --temperature 0.7 --seed 0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

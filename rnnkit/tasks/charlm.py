@@ -143,6 +143,8 @@ class CharLM(nn.Module):
             inputs = self.embed(x)  # (B, T, E)
         else:
             inputs = F.one_hot(x, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
+        if state is not None:  # a state carried out of bf16 autocast: back to the input's dtype
+            state = _cast_state(state, inputs.dtype)
         out, state = self.rnn(inputs, state)  # (B, T, H)
         logits = self.head(self.drop(out))  # (B, T, V)
         loss = None
@@ -174,6 +176,13 @@ class CharLM(nn.Module):
             yield next_id
             step = torch.tensor([[next_id]], device=prime.device)  # (1, 1)
             (logits, state), _ = self(step, state=state)
+
+
+def _cast_state(state, dtype: torch.dtype):
+    """h, or (h, c), in ``dtype``."""
+    if isinstance(state, torch.Tensor):
+        return state.to(dtype)
+    return tuple(s.to(dtype) for s in state)
 
 
 def _last_row(state):

@@ -113,6 +113,12 @@ def test_run_directory_metrics_and_summary(tmp_path):
     assert tensors["state"].shape == (1, 2, 8)  # the carried GRU state
 
 
+def test_tensorboard_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    make(tmp_path, config(max_steps=3, tensorboard=True)).fit()
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tensorboard"))
+
+
 def test_state_is_carried_detached_and_reset(tmp_path):
     trainer = make(tmp_path, config(eval_every=100))
     trainer.fit()
