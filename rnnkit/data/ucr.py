@@ -3,8 +3,8 @@
 A ``SequenceSet`` holds N sequences of up to T steps and F features as one zero-padded cube
 ``x`` (N, T, F) with their ``lengths`` (N,), and string labels: one per sequence (N,) for
 many-to-one classification, or one per step (N, T) for many-to-many tagging. Padding is never
-data: batches are PackedSequences built from the lengths, so what lies beyond a sequence's end
-cannot reach a model.
+data: a batch of unequal lengths is a PackedSequence built from the lengths, so what lies beyond
+a sequence's end cannot reach a model.
 
 Sources:
 
@@ -463,13 +463,15 @@ def feature_stats(data: SequenceSet) -> tuple[np.ndarray, np.ndarray]:
 
 def make_batch(
     data: SequenceSet, index: np.ndarray, targets: np.ndarray | None = None
-) -> tuple[PackedSequence, torch.Tensor | None]:
-    """The sequences at ``index`` as a PackedSequence, and their targets (B,) or (B, T_b)."""
+) -> tuple[PackedSequence | torch.Tensor, torch.Tensor | None]:
+    """The sequences at ``index`` and their targets (B,) or (B, T_b): a PackedSequence, or a
+    (B, T_b, F) tensor when all have the same length (torch's fused kernels run faster so)."""
     lengths = torch.from_numpy(data.lengths[index])
     t = int(lengths.max())
     x = torch.from_numpy(data.x[index, :t])  # (B, T_b, F)
-    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    if not bool((lengths == t).all()):
+        x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     if targets is None:
-        return packed, None
+        return x, None
     y = targets[index] if targets.ndim == 1 else targets[index, :t]  # (B,) or (B, T_b)
-    return packed, torch.from_numpy(np.ascontiguousarray(y))
+    return x, torch.from_numpy(np.ascontiguousarray(y))

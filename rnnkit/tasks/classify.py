@@ -11,11 +11,11 @@ Two recurrent patterns on labelled sequences (``rnnkit.data.ucr.SequenceSet``):
 - **many-to-many** (tagging): ``RecurrentClassifier`` with ``head="step"`` emits a label at
   every step, from the current and earlier steps (or both directions when bidirectional).
 
-Batches are PackedSequences, so padding never reaches a result: recurrent layers stop at each
-sequence's end, pooling and the loss count valid steps only, and the convolutional branch zeroes
-every padded position after each block and normalizes with statistics of valid steps only. The
-model standardizes its input with the training set's per-feature mean and std, held as buffers,
-so a checkpoint predicts from raw data alone.
+Batches of unequal lengths are PackedSequences, so padding never reaches a result: recurrent
+layers stop at each sequence's end, pooling and the loss count valid steps only, and the
+convolutional branch zeroes every padded position after each block and normalizes with
+statistics of valid steps only. The model standardizes its input with the training set's
+per-feature mean and std, held as buffers, so a checkpoint predicts from raw data alone.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnnkit.data.fashion_mnist import FASHION_MNIST_DIR, load_fashion_mnist
 from rnnkit.data.ucr import (
@@ -155,6 +155,14 @@ class Config(TrainConfig):
 # building blocks
 
 
+def _padded(x: PackedSequence | Tensor) -> tuple[Tensor, Tensor]:
+    """(values (B, T, ...), lengths (B,)) of a PackedSequence, or of a full-length tensor."""
+    if isinstance(x, PackedSequence):
+        values, lengths = pad_packed_sequence(x, batch_first=True)  # (B, T, ...)
+        return values, lengths.to(values.device)
+    return x, torch.full((x.size(0),), x.size(1), device=x.device)
+
+
 def _lengths_mask(lengths: Tensor, t: int) -> Tensor:
     """(B, T) True at the steps within each length."""
     return torch.arange(t, device=lengths.device)[None, :] < lengths[:, None]
@@ -217,10 +225,10 @@ class SequenceClassifier(nn.Module):
     """What every classifier here shares: input standardization, the loss and ``predict``.
 
     ``forward(x, targets=None) -> (logits, loss)``: x a PackedSequence of (T_i, F) sequences or
-    a (B, T, F) tensor of full-length ones; logits (B, C), or (B, T, C) with a per-step head;
-    targets (B,) class ids, or (B, T) with ``IGNORE_INDEX`` at padded steps; loss the mean
-    cross-entropy (over valid steps for tagging), None without targets.
-    Subclasses implement ``logits(packed)``.
+    a (B, T, F) tensor of full-length ones (torch's fused kernels run faster unpacked); logits
+    (B, C), or (B, T, C) with a per-step head; targets (B,) class ids, or (B, T) with
+    ``IGNORE_INDEX`` at padded steps; loss the mean cross-entropy (over valid steps for
+    tagging), None without targets. Subclasses implement ``logits(x)`` on standardized input.
     """
 
     per_step = False
@@ -231,20 +239,20 @@ class SequenceClassifier(nn.Module):
         self.register_buffer("mean", torch.zeros(input_size))
         self.register_buffer("std", torch.ones(input_size))
 
-    def _standardize(self, x: PackedSequence | Tensor) -> PackedSequence:
-        if isinstance(x, Tensor):
-            if x.dim() != 3:
-                raise ValueError(f"{type(self).__name__}: expected x (B, T, F), got {x.shape}")
-            lengths = torch.full((x.size(0),), x.size(1), dtype=torch.int64)
-            x = pack_padded_sequence(x, lengths, batch_first=True)
-        if x.data.size(-1) != self.input_size:
+    def _standardize(self, x: PackedSequence | Tensor) -> PackedSequence | Tensor:
+        values = x.data if isinstance(x, PackedSequence) else x  # (sum of lengths, F) or (B, T, F)
+        if not isinstance(x, PackedSequence) and x.dim() != 3:
+            raise ValueError(f"{type(self).__name__}: expected x (B, T, F), got {tuple(x.shape)}")
+        if values.size(-1) != self.input_size:
             raise ValueError(
-                f"{type(self).__name__}: expected {self.input_size} features, got {x.data.size(-1)}"
+                f"{type(self).__name__}: expected {self.input_size} features, got {values.size(-1)}"
             )
-        data = (x.data - self.mean) / self.std  # (sum of lengths, F): padding never touched
-        return PackedSequence(data, x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        values = (values - self.mean) / self.std  # packed: padding is never touched
+        if isinstance(x, PackedSequence):
+            return PackedSequence(values, x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        return values
 
-    def logits(self, packed: PackedSequence) -> Tensor:
+    def logits(self, x: PackedSequence | Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, x: PackedSequence | Tensor, targets: Tensor | None = None):
@@ -288,15 +296,15 @@ class RecurrentClassifier(SequenceClassifier):
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(size, num_classes)
 
-    def logits(self, packed: PackedSequence) -> Tensor:
-        out, state = self.rnn(packed)
+    def logits(self, x: PackedSequence | Tensor) -> Tensor:
+        out, state = self.rnn(x)
         if not self.per_step and self.pooling == "last":
             h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
             return self.head(self.drop(_last_state(h_n, self.num_layers, self.directions)))
-        out, lengths = pad_packed_sequence(out, batch_first=True)  # (B, T, D*H)
+        out, lengths = _padded(out)  # (B, T, D*H), (B,)
         if self.per_step:
             return self.head(self.drop(out))  # (B, T, C)
-        mask = _lengths_mask(lengths.to(out.device), out.size(1))  # (B, T)
+        mask = _lengths_mask(lengths, out.size(1))  # (B, T)
         if self.pool is not None:
             pooled = self.pool(out, mask)  # (B, D*H)
         else:
@@ -334,23 +342,22 @@ class LSTMFCN(SequenceClassifier):
         )
         self.head = nn.Linear(self.directions * cfg.hidden_size + sizes[-1], num_classes)
 
-    def logits(self, packed: PackedSequence) -> Tensor:
-        x, lengths = pad_packed_sequence(packed, batch_first=True)  # (B, T, F)
-        lengths = lengths.to(x.device)
+    def logits(self, x: PackedSequence | Tensor) -> Tensor:
+        padded, lengths = _padded(x)  # (B, T, F), (B,)
         if self.shuffle:
-            if x.size(1) > self.seq_len:
+            if padded.size(1) > self.seq_len:
                 raise SequenceDataError(
                     f"LSTM-FCN with dimension shuffle reads sequences of at most {self.seq_len} "
-                    f"steps (the longest in training), got {x.size(1)}"
+                    f"steps (the longest in training), got {padded.size(1)}"
                 )
-            z = F.pad(x, (0, 0, 0, self.seq_len - x.size(1)))  # (B, seq_len, F)
+            z = F.pad(padded, (0, 0, 0, self.seq_len - padded.size(1)))  # (B, seq_len, F)
             _, state = self.rnn(z.transpose(1, 2))  # reads (B, F, seq_len): F steps
         else:
-            _, state = self.rnn(packed)
+            _, state = self.rnn(x)
         h_n = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
         recurrent = self.drop(_last_state(h_n, self.num_layers, self.directions))  # (B, D*H)
-        mask = _lengths_mask(lengths, x.size(1))  # (B, T)
-        c = x.transpose(1, 2)  # (B, F, T)
+        mask = _lengths_mask(lengths, padded.size(1))  # (B, T)
+        c = padded.transpose(1, 2)  # (B, F, T)
         for block in self.blocks:
             c = block(c, mask)  # (B, filters, T), zero beyond lengths
         pooled = c.sum(2) / lengths.to(c)[:, None]  # (B, 128): global average over valid steps

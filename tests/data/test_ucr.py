@@ -261,3 +261,5 @@ def test_make_batch_packs_and_trims():
     padded, lengths = pad_packed_sequence(packed, batch_first=True)
     assert lengths.tolist() == [2, 3] and padded.shape == (2, 3, 2)
     assert torch.equal(y, torch.tensor([[6, 7, 8], [12, 13, 14]]))
+    x, y = ucr.make_batch(data, np.array([0, 0]), targets)  # equal lengths: a plain tensor
+    assert isinstance(x, torch.Tensor) and x.shape == (2, 6, 2) and y.shape == (2, 6)
