@@ -194,6 +194,7 @@ def main() -> None:
         lambda: batched_trainer(train_ids, V, val, args.seed, args.batch, args.lr, args.embed),
     ]
     print(f"{args.data}: {len(text):,} chars, V={V}; train {split:,}, val slice {len(val) - 1:,}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
     rates = throughput(makers, args.rounds, args.round_seconds)
     # (a): evaluated every 1/60 of its run; its best validation loss is the target
@@ -212,6 +213,7 @@ def main() -> None:
         when = f"{reached:9.2f}s" if reached is not None else "   not yet"
         sooner = f"{time_a / reached:8.1f}x" if reached else "        -"
         print(f"{name:46s} {rate:9,.0f} {rate / rates[0]:6.1f}x {when} {sooner}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     print("\nvalidation curves (training seconds: nats/char):")
     for name, curve in zip(names, curves, strict=True):
         points = curve[:: max(1, len(curve) // 12)] + curve[-1:]
