@@ -43,7 +43,14 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
 
 class Optimizer:
-    """Base: per-parameter buffers named by ``slots``, created as zeros at the first step."""
+    """Base: one update over all parameters at once.
+
+    Each step concatenates the gradients into one vector g (P,), and the subclass's ``_delta``
+    computes the change of all P values from g and the per-parameter buffers named by ``slots``
+    (kept concatenated too, zeros at first); each parameter then subtracts its slice. A few NumPy
+    calls per step instead of a few per parameter. ``buffers`` holds every "slot/param_name" as a
+    view of the concatenated buffer.
+    """
 
     slots: tuple[str, ...] = ()
 
@@ -53,29 +60,51 @@ class Optimizer:
         self.lr = lr
         self.steps = 0
         self.buffers: dict[str, np.ndarray] = {}  # "slot/param_name" -> array
+        self._names: tuple[str, ...] = ()  # the parameters, in the order concatenated
+        self._slots: list[np.ndarray] = []  # one (P,) vector per slot
 
     def hyperparameters(self) -> dict:
         return {"lr": self.lr}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Update params[name] in place from grads[name], for every name in grads."""
-        self.steps += 1
         for name, g in grads.items():
-            p = params[name]
-            if p.shape != g.shape:
+            if params[name].shape != g.shape:
                 raise ValueError(
                     f"{type(self).__name__}: gradient {name} has shape {g.shape}, "
-                    f"parameter {p.shape}"
+                    f"parameter {params[name].shape}"
                 )
-            slots = []
-            for slot in self.slots:
-                key = f"{slot}/{name}"
-                if key not in self.buffers:
-                    self.buffers[key] = np.zeros_like(p)
-                slots.append(self.buffers[key])
-            self._update(p, g, *slots)
+        self.steps += 1
+        if not grads:
+            return
+        if tuple(grads) != self._names:
+            self._concatenate_buffers(params, tuple(grads))
+        g = np.concatenate([d.ravel() for d in grads.values()])  # (P,)
+        delta = self._delta(g, *self._slots)  # (P,)
+        start = 0
+        for name in self._names:
+            p = params[name]
+            p -= delta[start : start + p.size].reshape(p.shape)
+            start += p.size
 
-    def _update(self, p: np.ndarray, g: np.ndarray, *slots: np.ndarray) -> None:
+    def _concatenate_buffers(self, params: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+        """Lay each slot's buffers out as one vector, in the order of names."""
+        self._names, self._slots = names, []
+        for slot in self.slots:
+            parts = []  # the buffers so far (from earlier steps or load_state_dict), or zeros
+            for n in names:
+                old = self.buffers.get(f"{slot}/{n}")
+                parts.append(np.zeros(params[n].size, params[n].dtype) if old is None else old)
+            flat = np.concatenate([np.ravel(b) for b in parts], dtype=params[names[0]].dtype)
+            self._slots.append(flat)  # (P,)
+            start = 0
+            for n in names:  # buffers become views of the vector
+                p = params[n]
+                self.buffers[f"{slot}/{n}"] = flat[start : start + p.size].reshape(p.shape)
+                start += p.size
+
+    def _delta(self, g: np.ndarray, *slots: np.ndarray) -> np.ndarray:
+        """The amount to subtract from the parameters, updating the slots in place."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -96,6 +125,7 @@ class Optimizer:
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         self.steps = int(state["steps"])
         self.buffers = {k: np.array(v) for k, v in state["buffers"].items()}
+        self._names = ()  # concatenated again at the next step
 
 
 class SGD(Optimizer):
@@ -112,12 +142,12 @@ class SGD(Optimizer):
     def hyperparameters(self) -> dict:
         return {"lr": self.lr, "momentum": self.momentum}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, b: np.ndarray | None = None) -> None:
+    def _delta(self, g: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         if b is not None:
             b *= self.momentum
             b += g
             g = b
-        p -= self.lr * g
+        return self.lr * g
 
 
 class Adagrad(Optimizer):
@@ -135,9 +165,9 @@ class Adagrad(Optimizer):
     def hyperparameters(self) -> dict:
         return {"lr": self.lr, "eps": self.eps}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, mem: np.ndarray) -> None:
+    def _delta(self, g: np.ndarray, mem: np.ndarray) -> np.ndarray:
         mem += g * g
-        p -= self.lr * g / np.sqrt(mem + self.eps)
+        return self.lr * g / np.sqrt(mem + self.eps)
 
 
 class RMSProp(Optimizer):
@@ -152,10 +182,10 @@ class RMSProp(Optimizer):
     def hyperparameters(self) -> dict:
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, v: np.ndarray) -> None:
+    def _delta(self, g: np.ndarray, v: np.ndarray) -> np.ndarray:
         v *= self.alpha
         v += (1 - self.alpha) * g * g
-        p -= self.lr * g / (np.sqrt(v) + self.eps)
+        return self.lr * g / (np.sqrt(v) + self.eps)
 
 
 class Adam(Optimizer):
@@ -178,7 +208,7 @@ class Adam(Optimizer):
     def hyperparameters(self) -> dict:
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> None:
+    def _delta(self, g: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
         b1, b2 = self.betas
         m *= b1
         m += (1 - b1) * g
@@ -187,4 +217,4 @@ class Adam(Optimizer):
         denom = np.sqrt(v)
         denom /= np.sqrt(1 - b2**self.steps)
         denom += self.eps
-        p -= self.lr / (1 - b1**self.steps) * m / denom
+        return self.lr / (1 - b1**self.steps) * m / denom

@@ -60,6 +60,20 @@ def test_only_params_in_grads_are_updated():
     assert (params["a"] < 1).all()
 
 
+def test_buffers_follow_a_changing_set_of_gradients():
+    """A parameter's buffer carries on when others join or leave the gradients."""
+    g = np.array([1.0, 2.0])
+    solo, pa = Adagrad(lr=0.1), {"a": np.zeros(2)}
+    mixed, pm = Adagrad(lr=0.1), {"a": np.zeros(2), "b": np.zeros(3)}
+    solo.step(pa, {"a": g})
+    mixed.step(pm, {"b": np.ones(3), "a": g})
+    for _ in range(2):
+        solo.step(pa, {"a": g})
+        mixed.step(pm, {"a": g})
+    np.testing.assert_array_equal(pa["a"], pm["a"])
+    np.testing.assert_array_equal(mixed.buffers["sum/a"], 3 * g * g)
+
+
 def test_state_dict_round_trip_resumes_exactly():
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(4) for _ in range(6)]
