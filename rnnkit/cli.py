@@ -24,6 +24,7 @@ from rnnkit import __version__
 TASKS: dict[str, tuple[str, str]] = {}
 TASKS["charlm"] = ("rnnkit.tasks.charlm", "character-level language model: train, sample, eval")
 TASKS["classify"] = ("rnnkit.tasks.classify", "classify or tag sequences: train, eval, predict")
+TASKS["forecast"] = ("rnnkit.tasks.forecast", "forecast time series: train, predict, eval")
 
 
 class ArgumentParser(argparse.ArgumentParser):
