@@ -409,9 +409,7 @@ def load_splits(cfg: Config) -> tuple[SequenceSet, SequenceSet]:
     elif cfg.test_data:
         train_set, test_set = load_file(cfg.data), load_file(cfg.test_data)
     else:
-        data = load_file(cfg.data)
-        check_labelled(data)
-        train_set, test_set = stratified_split(data, cfg.test_fraction, cfg.seed)
+        train_set, test_set = stratified_split(load_file(cfg.data), cfg.test_fraction, cfg.seed)
     for data in (train_set, test_set):
         check_labelled(data)
         check_finite(data)
@@ -536,8 +534,8 @@ def _report_run(run: str | Path, data: SequenceSet, device: str = "cpu") -> dict
 # the verbs
 
 
-def _resolve(cfg: Config, train_set: SequenceSet) -> Config:
-    """``cfg`` with ``head`` fixed by the labels and ``max_steps`` by ``epochs``."""
+def _resolve(cfg: Config, train_set: SequenceSet, fit_size: int) -> Config:
+    """``cfg`` with ``head`` fixed by the labels, ``max_steps`` by ``epochs`` of ``fit_size``."""
     head = "step" if train_set.per_step else "sequence"
     if cfg.head not in ("auto", head):
         raise ConfigError(
@@ -547,7 +545,6 @@ def _resolve(cfg: Config, train_set: SequenceSet) -> Config:
         raise ConfigError("LSTM-FCN labels whole sequences, not steps; use --model rnn")
     steps = cfg.max_steps
     if cfg.epochs:
-        fit_size = len(train_set) - round(cfg.val_fraction * len(train_set))
         steps = cfg.epochs * math.ceil(fit_size / cfg.batch_size)
     return dataclasses.replace(cfg, head=head, max_steps=steps)
 
@@ -569,7 +566,6 @@ def train(args: argparse.Namespace) -> int:
     else:
         cfg = config_from_args(Config, args)
     train_set, test_set = load_splits(cfg)
-    cfg = _resolve(cfg, train_set)
     classes = LabelEncoder.fit(train_set).classes
     encoder = LabelEncoder(classes)
     encoder.encode(test_set)  # a test label unknown to training: a clear error now
@@ -577,6 +573,7 @@ def train(args: argparse.Namespace) -> int:
         fit_set, val_set = stratified_split(train_set, cfg.val_fraction, cfg.seed + 1)
     else:
         fit_set = val_set = train_set  # select on the training loss (Karim et al., Fawaz et al.)
+    cfg = _resolve(cfg, train_set, len(fit_set))
     y_fit, y_val = encoder.encode(fit_set), encoder.encode(val_set)
     seq_len = max(train_set.x.shape[1], test_set.x.shape[1])
 

@@ -291,3 +291,17 @@ def test_bad_predict_and_eval_input(trained_run, files, capsys):
         assert code == 2 and re.search(message, err), err
     code, _, err = cli(capsys, "classify", "eval", files)
     assert code == 2 and "no best.safetensors" in err
+    args = ["classify", "train", "--out", run, "--resume", "--data", files / "ok.npz"]
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and "--data cannot change" in err
+    code, _, err = cli(capsys, "classify", "train", "--out", run, "--data", files / "ok.npz")
+    assert code == 2 and "already holds a run; pass --resume" in err
+
+
+def test_epochs_set_the_step_budget(tmp_path, capsys):
+    np.savez(tmp_path / "d.npz", **memory_data(100, seed=0))
+    args = ["classify", "train", "--data", tmp_path / "d.npz", "--out", tmp_path / "run"]
+    code, _, err = cli(capsys, *args, "--epochs", 2, "--batch-size", 16, "--hidden-size", 4, *FAST)
+    assert code == 0, err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["max_steps"] == 2 * 5  # 80 training sequences, 72 after validation: 5 batches
