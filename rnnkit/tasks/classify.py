@@ -409,7 +409,9 @@ def load_splits(cfg: Config) -> tuple[SequenceSet, SequenceSet]:
     elif cfg.test_data:
         train_set, test_set = load_file(cfg.data), load_file(cfg.test_data)
     else:
-        train_set, test_set = stratified_split(load_file(cfg.data), cfg.test_fraction, cfg.seed)
+        data = load_file(cfg.data)
+        check_labelled(data)  # before splitting by class
+        train_set, test_set = stratified_split(data, cfg.test_fraction, cfg.seed)
     for data in (train_set, test_set):
         check_labelled(data)
         check_finite(data)
