@@ -112,16 +112,20 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="a UTF-8 text file")
     parser.add_argument("--minutes", type=float, default=15.0, help="training time of each")
     parser.add_argument("--out", help="where rnnkit's run goes (default: a temporary folder)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--rnnkit-args", default="", help="extra flags for rnnkit (experiments)")
     parser.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     args = parser.parse_args()
     seconds = args.minutes * 60
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extra = ["--threads", str(torch.get_num_threads()), *args.rnnkit_args.split()]
     corpus = load_corpus(args.data)
     train, val = split_corpus(np.asarray(corpus.ids), 0.1)
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "rnnkit"
-        ours = run_rnnkit(args.data, seconds, out, args.rnnkit_args.split())
+        ours = run_rnnkit(args.data, seconds, out, extra)
         ours["val"] = score(ours["forward"], val)
     theirs = run_plain(train, len(corpus.vocab), ours["config"], seconds)
     theirs["val"] = score(theirs["forward"], val)

@@ -44,6 +44,7 @@ from rnnkit.train.config import (
     config_from_dict,
     flag_name,
     option,
+    require,
 )
 from rnnkit.train.trainer import Trainer, prepare_run_dir, seed_everything
 
@@ -65,45 +66,40 @@ FIXED_ON_RESUME = (
 class Config(TrainConfig):
     """Hyperparameters of the character language model (and, inherited, of training).
 
-    The defaults train a 2-layer LSTM of 512 units for 15 minutes; on tinyshakespeare and a
-    2-core CPU they reach about 1.5 nats/char of validation loss.
+    The defaults train a 2-layer LSTM of 384 units for 15 minutes (AdamW at 3e-3, warmup and a
+    cosine decay over the time budget): on tinyshakespeare, with a busy 2-core CPU (one thread,
+    ~4k chars/s) they reached 1.546 nats/char of validation loss; a quiet machine does better.
     """
 
     data: str = option("", "UTF-8 text file or folder of text files ('' = Python's stdlib)")
     model: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
     num_layers: int = option(2, "recurrent layers")
-    hidden_size: int = option(512, "units per recurrent layer")
+    hidden_size: int = option(384, "units per recurrent layer")
     embedding_size: int = option(64, "character embedding size (0 = one-hot input)")
-    dropout: float = option(0.2, "dropout between recurrent layers and before the head")
+    dropout: float = option(0.1, "dropout between recurrent layers and before the head")
     layer_norm: bool = option(False, "layer-normalized recurrent cells")
     seq_length: int = option(128, "characters per sequence (steps of backpropagation)")
-    batch_size: int = option(64, "sequences per batch (parallel streams)")
+    batch_size: int = option(32, "sequences per batch (parallel streams)")
     val_fraction: float = option(0.1, "the last part of the text held out for validation")
     eval_chars: int = option(500_000, "validation characters scored per evaluation (0 = all)")
     sample_every: int = option(500, "print a sample every this many steps (0 = never)")
     sample_length: int = option(200, "characters per printed sample")
     engine: Literal["torch", "numpy"] = option("torch", "training engine")
+    lr: float = option(3e-3, "peak learning rate")
+    warmup_steps: int = option(30, "steps of linear warmup from 0 to lr")
     max_steps: int = option(0, "stop after this many steps (0 = no limit)")
     max_time: float = option(900.0, "stop after this many seconds of training (0 = no limit)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("num_layers", "hidden_size", "seq_length", "batch_size", "sample_length"):
-            if getattr(self, name) < 1:
-                raise ConfigError(
-                    f"{flag_name(name)}: expected an int >= 1, got {getattr(self, name)}"
-                )
+            require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         for name in ("embedding_size", "eval_chars", "sample_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(
-                    f"{flag_name(name)}: expected an int >= 0, got {getattr(self, name)}"
-                )
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"--dropout: expected a number in [0, 1), got {self.dropout}")
-        if not 0 < self.val_fraction < 0.5:
-            raise ConfigError(
-                f"--val-fraction: expected a number in (0, 0.5), got {self.val_fraction}"
-            )
+            require(getattr(self, name) >= 0, name, "an int >= 0", getattr(self, name))
+        require(0 <= self.dropout < 1, "dropout", "a number in [0, 1)", self.dropout)
+        require(
+            0 < self.val_fraction < 0.5, "val_fraction", "a number in (0, 0.5)", self.val_fraction
+        )
 
 
 # ---------------------------------------------------------------------------------------------

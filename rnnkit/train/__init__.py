@@ -22,7 +22,9 @@ _EXPORTS = {
         "config_from_args",
         "config_from_dict",
         "config_to_dict",
+        "flag_name",
         "option",
+        "require",
     ),
     "rnnkit.train.trainer": (
         "Trainer",

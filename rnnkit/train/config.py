@@ -160,7 +160,8 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     return cls(**checked)
 
 
-def _require(ok: bool, name: str, expected: str, value: Any) -> None:
+def require(ok: bool, name: str, expected: str, value: Any) -> None:
+    """Raise ConfigError("--name: expected ..., got value") unless ``ok``."""
     if not ok:
         raise ConfigError(f"{flag_name(name)}: expected {expected}, got {value!r}")
 
@@ -208,23 +209,23 @@ class TrainConfig:
     tensorboard: bool = option(True, "also log to TensorBoard (when it is installed)")
 
     def __post_init__(self) -> None:
-        _require(self.lr > 0, "lr", "a number > 0", self.lr)
-        _require(self.warmup_steps >= 0, "warmup_steps", "an int >= 0", self.warmup_steps)
-        _require(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "0..1", self.min_lr_fraction)
-        _require(0 < self.lr_decay <= 1, "lr_decay", "a number in (0, 1]", self.lr_decay)
-        _require(self.lr_decay_every >= 1, "lr_decay_every", "an int >= 1", self.lr_decay_every)
-        _require(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)
-        _require(0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
-        _require(0 <= self.beta2 < 1, "beta2", "a number in [0, 1)", self.beta2)
-        _require(self.grad_clip >= 0, "grad_clip", "a number >= 0", self.grad_clip)
-        _require(
+        require(self.lr > 0, "lr", "a number > 0", self.lr)
+        require(self.warmup_steps >= 0, "warmup_steps", "an int >= 0", self.warmup_steps)
+        require(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "0..1", self.min_lr_fraction)
+        require(0 < self.lr_decay <= 1, "lr_decay", "a number in (0, 1]", self.lr_decay)
+        require(self.lr_decay_every >= 1, "lr_decay_every", "an int >= 1", self.lr_decay_every)
+        require(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)
+        require(0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
+        require(0 <= self.beta2 < 1, "beta2", "a number in [0, 1)", self.beta2)
+        require(self.grad_clip >= 0, "grad_clip", "a number >= 0", self.grad_clip)
+        require(
             self.divergence_factor == 0 or self.divergence_factor > 1,
             "divergence_factor", "0 or a number > 1", self.divergence_factor,
         )  # fmt: skip
-        _require(self.max_steps >= 0, "max_steps", "an int >= 0", self.max_steps)
-        _require(self.max_time >= 0, "max_time", "a number of seconds >= 0", self.max_time)
+        require(self.max_steps >= 0, "max_steps", "an int >= 0", self.max_steps)
+        require(self.max_time >= 0, "max_time", "a number of seconds >= 0", self.max_time)
         if self.max_steps == 0 and self.max_time == 0:
             raise ConfigError("no training budget: set --max-steps or --max-time (or both)")
-        _require(self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every)
-        _require(self.log_every >= 1, "log_every", "an int >= 1", self.log_every)
-        _require(self.threads >= 0, "threads", "an int >= 0", self.threads)
+        require(self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every)
+        require(self.log_every >= 1, "log_every", "an int >= 1", self.log_every)
+        require(self.threads >= 0, "threads", "an int >= 0", self.threads)
