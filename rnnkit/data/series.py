@@ -313,8 +313,9 @@ def panel_from_frame(
     """A checked Panel from a DataFrame in long or wide form.
 
     Long form: ``time``, ``target`` column(s), optional ``id`` (one series per id, in order of
-    first appearance) and covariate columns. Wide form (``target`` empty): every column other
-    than ``time`` and the covariates is one series with target ``value``; covariates are shared.
+    first appearance; without it one series, named after its targets) and covariate columns.
+    Wide form (``target`` empty): every column other than ``time`` and the covariates is one
+    series with target ``value``; covariates are shared.
     ``freq``: a pandas alias or an int step; None infers it. ``fill``: how to fill missing values
     and gaps ("error" refuses them). Rows after a series' last target hold future covariates.
     """
@@ -348,8 +349,8 @@ def panel_from_frame(
     if id and df[id].isna().any():
         row = int(np.flatnonzero(df[id].isna().to_numpy())[0])
         raise SeriesDataError(f"column {id!r} (--id) is empty at row {row}")
-    order = pd.unique(ids)
-    groups = [(sid, times[ids == sid]) for sid in order]
+    rows = pd.DataFrame({"id": ids}).groupby("id", sort=False).indices  # id -> row numbers
+    groups = [(sid, times[r]) for sid, r in rows.items()]  # in order of first appearance
     if freq is None or freq == "":
         freq = _infer_freq(groups, integer)
     elif not isinstance(freq, int) and not integer:
@@ -358,9 +359,7 @@ def panel_from_frame(
         except ValueError as e:
             raise SeriesDataError(f"--freq: {freq!r} is not a pandas frequency (e.g. MS, D)") from e
     names = (target, past, future)
-    series = [
-        _one_series(sid, t, values[ids == sid], names, freq, fill) for sid, t in groups
-    ]  # fmt: skip
+    series = [_one_series(sid, t, values[rows[sid]], names, freq, fill) for sid, t in groups]
     return Panel(series, target, past, future, freq)
 
 

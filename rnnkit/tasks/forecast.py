@@ -5,14 +5,15 @@ The model is the classic "LSTM followed by a fully connected layer" (``RegLSTM``
 targets at every step (many-to-many) or from the last state only (many-to-one). One global model
 learns from every series of a panel (``rnnkit.data.series``) at once.
 
-Forecasting, per series, in model space: the targets are optionally logged, differenced
-(``--difference seasonal``: y[t] - y[t-m]) and scaled with statistics of the training periods
-only; the input at step t is [targets, past covariates, known-future covariates and calendar
-features of t and of the H steps after t]; the head reads each step's state and predicts the
-next H (horizon) targets. With ``--head many-to-many`` every step of a window is trained to
-forecast its next H values (denser supervision); with ``many-to-one`` only the last step is.
-Forecasts further than H are made recursively, feeding the median forecast back. Every reported
-number is on the original scale: scaling, differencing and the log are undone.
+Forecasting (``rnnkit.data.series_windows``): per series, the targets are optionally logged,
+differenced (``--difference seasonal``: y[t] - y[t-m]) and scaled with statistics of the
+training periods only; the input at step t is [targets, past covariates, known-future
+covariates and calendar features of t and of the H steps after t]. From the last step's state
+(``--head many-to-one``) or from every step's (``many-to-many``, denser supervision) the head
+predicts the next H (horizon) targets, as changes from the value at that step (``--relative``:
+a model that outputs zeros forecasts "seasonal naive plus the last seasonal change"). Forecasts
+further than H recurse on the median forecast. Every reported number is on the original scale:
+the scaling, the differencing and the log are undone.
 
 Evaluation holds out the last ``--holdout`` periods of each series (validation, if any, is the
 ``--val-periods`` before them) and scores the model and, on the same split, the naive,
@@ -23,7 +24,9 @@ MASE.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import math
 import sys
@@ -81,7 +84,8 @@ LOSSES = ("mse", "mae", "huber", "quantile")
 # config fields that shape the model or the data: a resumed run cannot change them
 FIXED_ON_RESUME = (
     "csv", "dataset", "time", "target", "id", "covariates", "future_covariates", "calendar",
-    "freq", "fill", "holdout", "val_periods", "input_length", "horizon", "head", "hidden_size",
+    "freq", "fill", "holdout", "val_periods", "input_length", "horizon", "head", "relative",
+    "hidden_size",
     "num_layers", "layer_norm", "loss", "quantiles", "difference", "season", "transform", "scaler",
     "batch_size", "stride",
 )  # fmt: skip
@@ -100,8 +104,10 @@ def _names(text: str) -> list[str]:
 class Config(TrainConfig):
     """Hyperparameters of forecasting (and, inherited, of training).
 
-    The defaults (24 periods in, 12 out, seasonal differencing, standard scaling, one LSTM layer
-    of 32 units, many-to-many, 500 steps) forecast airline's last 36 months at about 0.045 MAPE.
+    The defaults (24 periods in, the holdout's periods out at once, seasonal differencing,
+    standard scaling, relative targets, one LSTM layer of 32 units read many-to-one, 500 steps
+    of AdamW on one thread) forecast airline's last 36 months at MAPE 0.035 (mean of 5 seeds;
+    seasonal naive 0.132, ETS 0.051, auto-ARIMA 0.041), in about 3 seconds.
     """
 
     # the data
@@ -357,8 +363,9 @@ def scores(
     Arrays per series: truth and pred (K, n), history (T, n). Zeros are left out of MAPE."""
     y, p = np.concatenate(truth), np.concatenate(pred)  # (sum K, n)
     err = np.abs(y - p)
-    nonzero = y != 0
-    denom = np.abs(y) + np.abs(p)
+    nonzero, denom = y != 0, np.abs(y) + np.abs(p)
+    both_zero = denom == 0  # sMAPE: a perfect forecast of 0 scores 0
+    smape = np.where(both_zero, 0.0, 2 * err / np.where(both_zero, 1.0, denom))
     ratios = []
     for t, f, h in zip(truth, pred, history, strict=True):
         m = season if len(h) > season else 1
@@ -368,9 +375,7 @@ def scores(
         "mae": float(err.mean()),
         "rmse": float(np.sqrt((err**2).mean())),
         "mape": float((err[nonzero] / np.abs(y[nonzero])).mean()) if nonzero.any() else math.nan,
-        "smape": float((2 * err[denom > 0] / denom[denom > 0]).mean())
-        if (denom > 0).any()
-        else 0.0,
+        "smape": float(smape.mean()),
         "mase": float(np.mean(ratios)) if ratios else math.nan,
     }
 
@@ -559,9 +564,9 @@ def train_model(
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
 
     def train_batch(step: int) -> tuple[Tensor, Tensor]:
-        epoch, i = divmod(step, steps_per_epoch)
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
-            cfg.seed * 1_000_003 + epoch))  # fmt: skip
+        epoch, i = divmod(step, steps_per_epoch)  # a new order of the windows every epoch
+        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(train), generator=generator)
         return train.batch(order[i * cfg.batch_size : (i + 1) * cfg.batch_size], many_to_one)
 
     def evaluate(model: nn.Module) -> float:
@@ -580,11 +585,12 @@ def train_model(
         model, cfg, train_batch, evaluate, out, task=TASK, meta=meta, unit="value",
         resume_from=resume_from,
     )  # fmt: skip
+    few = "; few windows: shorten --input-length or --horizon" if len(train) < 8 else ""
     log(
         f"forecast: {len(panel.series)} series, {len(train)} training windows, "
         f"{len(val) if cfg.val_periods else 0} validation windows; input {layout.input_size} "
         f"features x {cfg.input_length} periods -> {cfg.horizon} periods x "
-        f"{len(layout.targets)} target(s); difference lag {layout.lag}, season {layout.season}"
+        f"{len(layout.targets)} target(s); difference lag {layout.lag}, season {layout.season}{few}"
     )
     summary = trainer.fit()
     best, _ = load_checkpoint(out / "best.safetensors", task=TASK)
@@ -640,11 +646,14 @@ class Forecaster:
     def fit(self, data: Any = None, out: str | Path | None = None, verbose: bool = False):
         """Train on ``data``; returns self."""
         self.panel, self.cfg = load_panel(self.cfg, data)
-        log = print if verbose else (lambda *a, **k: None)
-        with tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") as tmp:
+        quiet = contextlib.ExitStack()
+        if not verbose:  # the trainer's progress bar and evaluation lines
+            quiet.enter_context(contextlib.redirect_stdout(io.StringIO()))
+            quiet.enter_context(contextlib.redirect_stderr(io.StringIO()))
+        with quiet, tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") as tmp:
             run = prepare_run_dir(out if out is not None else tmp, resume=False)
             self.model, self.layout, self.scalers, self.summary = train_model(
-                self.cfg, self.panel, run, log=log
+                self.cfg, self.panel, run
             )
         return self
 
@@ -721,15 +730,13 @@ def train(args: argparse.Namespace) -> int:
     else:
         cfg = config_from_args(Config, args)
     panel, cfg = load_panel(cfg)
-    fc = Forecaster.__new__(Forecaster)
-    fc.cfg, fc.panel = cfg, panel
-    fc.model, fc.layout, fc.scalers, summary = train_model(cfg, panel, out, resume_from)
+    model, layout, scalers, summary = train_model(cfg, panel, out, resume_from)
     print(
         f"done: {summary['steps']} steps ({summary['stop_reason']}), best evaluation loss "
         f"{summary['best_val_loss']:.4f} at step {summary['best_step']} -> {out}"
     )
     if cfg.holdout:
-        result, items = fc._evaluate(None, cfg.holdout)
+        result, items = evaluate_holdout(model, layout, panel, scalers, cfg.holdout)
         (out / "eval.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n")
         plot_forecast(items, out / "forecast.png", f"last {cfg.holdout} periods held out")
         print(f"held-out {cfg.holdout} periods:\n{_table(result)}")

@@ -27,20 +27,20 @@ def plot_forecast(items: Sequence[dict[str, Any]], path: str | Path, title: str 
     for ax, item in zip(axes, items, strict=True):
         start = item["forecast_time"][0]
         time, values = item["time"], item["values"]
-        history = time < start
-        first = max(0, int(history.sum()) - MAX_HISTORY)
-        ax.plot(time[first:][history[first:]], values[first:][history[first:]], color="0.2",
-                lw=1.2, label="history")  # fmt: skip
-        if (~history).any():
-            ax.plot(time[~history], values[~history], color="tab:green", lw=1.2, label="truth")
+        seen = int((time < start).sum())  # periods before the forecast (time is sorted)
+        first = max(0, seen - MAX_HISTORY)
+        ax.plot(time[first:seen], values[first:seen], color="0.2", lw=1.2, label="history")
+        if seen < len(time):  # drawn from the last period seen, so that the lines join
+            after = slice(max(0, seen - 1), None)
+            ax.plot(time[after], values[after], color="tab:green", lw=1.2, label="truth")
         if "lower" in item:
             ax.fill_between(item["forecast_time"], item["lower"], item["upper"], color="tab:orange",
                             alpha=0.25, lw=0, label="interval")  # fmt: skip
         ax.plot(item["forecast_time"], item["forecast"], color="tab:orange", lw=1.6,
                 label="forecast")  # fmt: skip
         ax.axvline(start, color="0.6", lw=0.8, ls=":")
-        ax.set_title(f"{item['id']}: {item['target']}" if item["id"] != item["target"]
-                     else str(item["target"]), fontsize=10)  # fmt: skip
+        name = str(item["target"])  # a series named after its target: the name once
+        ax.set_title(name if item["id"] == name else f"{item['id']}: {name}", fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(loc="upper left", fontsize=8)
     if title:

@@ -251,6 +251,15 @@ def test_window_batches_many_to_many_and_relative():
     layout.relative = False
     x, y = build_windows(panel, layout, scalers, [(0, 10)]).batch(np.array([2]), True)
     assert y.tolist() == [[5.0, 6.0]]
+    strided = build_windows(panel, layout, scalers, [(0, 10)], stride=2)
+    assert strided.starts.tolist() == [1, 3, 5]  # counted back from the last window
+
+
+def test_log_transform_needs_positive_targets():
+    layout = Layout(["f0"], [], [], [], 1, 1, 0, 3, 2, transform="log")
+    panel = panel_from_array(np.array([3.0, 2.0, 0.0, 4.0]))
+    with pytest.raises(SeriesDataError, match="--transform log needs positive targets, but 'f0'"):
+        fit_scaler(panel.series[0], layout, 4)
 
 
 # --- the named datasets ------------------------------------------------------------------------

@@ -204,6 +204,17 @@ def test_cli_train_predict_eval(tmp_path, sales_csv, capsys):
     # the same forecasts from the Python API on the reloaded run
     again = Forecaster.load(run / "best.safetensors").predict(str(future_csv))
     np.testing.assert_allclose(again["value"], frame["value"], rtol=1e-9)
+    # without the covariate's future rows: a clear error
+    capsys.readouterr()
+    message = "series 'north': --future-covariates are known for 0 period(s) after its end"
+    fails(["forecast", "predict", str(run), "--csv", str(csv)], capsys, message)
+
+    # resume: continues to the new budget; the data and model flags cannot change
+    assert main(["forecast", "train", "--out", str(run), "--resume", "--max-steps", "40"]) == 0
+    assert json.loads((run / "summary.json").read_text())["steps"] == 40
+    capsys.readouterr()
+    fails(["forecast", "train", "--out", str(run), "--resume", "--input-length", "6"], capsys,
+          "--resume: --input-length cannot change (12 -> 6)")  # fmt: skip
 
 
 def test_api_quantiles_on_a_cube(tmp_path):
@@ -214,7 +225,8 @@ def test_api_quantiles_on_a_cube(tmp_path):
             for lvl in (10.0, 20.0, 30.0)
         ]
     )  # (N, T, F) fmt: skip
-    fc = Forecaster(target="f0", horizon=5, holdout=5, loss="quantile", **TINY_API)
+    fc = Forecaster(target="f0", horizon=5, holdout=5, loss="quantile", head="many-to-many",
+                    **TINY_API)  # fmt: skip
     fc.fit(cube, out=tmp_path / "run")
     pred = fc.predict()
     assert list(pred.columns) == ["id", "time", "value", "q0.1", "q0.5", "q0.9"]
@@ -224,6 +236,8 @@ def test_api_quantiles_on_a_cube(tmp_path):
     pd.testing.assert_frame_equal(reloaded, pred)
     result = fc.evaluate()
     assert set(result["model"]) == {"mae", "rmse", "mape", "smape", "mase"}
+    more = np.concatenate([cube, cube[:1] * 2])  # a series the run has not seen: own scaler
+    assert len(fc.predict(more)) == 20
     with pytest.raises(ValueError, match="would need the past covariates f1 after the series' end"):
         fc.predict(periods=8)
 
