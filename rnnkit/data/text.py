@@ -21,6 +21,7 @@ Python 3.11; every CPython from 3.10 on has them.
 from __future__ import annotations
 
 import json
+import os
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,11 +99,11 @@ def text_files(path: str | Path) -> list[Path]:
         )
     if root.is_file():
         return [root]
-    files = [
-        f
-        for f in root.rglob("*")
-        if f.is_file() and not any(p.startswith(".") for p in f.relative_to(root).parts)
-    ]
+    files = []
+    for folder, subfolders, names in os.walk(root):  # symlinked folders are not followed
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        files += [Path(folder, n) for n in names if not n.startswith(".")]
+    files = [f for f in files if f.is_file()]
     if not files:
         raise TextDataError(f"{root}: the directory holds no files; pass a folder of text files")
     return sorted(files, key=lambda f: f.relative_to(root).as_posix())

@@ -175,18 +175,20 @@ class TrainConfig:
     """Hyperparameters of the training loop; each task's Config subclasses it.
 
     The budget is ``max_steps`` and/or ``max_time`` (0 = no limit, at least one must be set);
-    the cosine schedule decays over whichever of the two runs out first.
+    the cosine and wsd schedules decay over whichever of the two runs out first.
     """
 
     optimizer: Literal["adamw", "adam", "rmsprop", "adagrad", "sgd"] = option("adamw", "optimizer")
     lr: float = option(2e-3, "peak learning rate")
-    schedule: Literal["cosine", "step", "constant"] = option(
+    schedule: Literal["cosine", "wsd", "step", "constant"] = option(
         "cosine",
-        "after warmup: cosine decay to lr*min_lr_fraction over the budget; step: multiply by "
-        "lr_decay every lr_decay_every steps (char-rnn); constant",
+        "after warmup: cosine decay to lr*min_lr_fraction over the budget; wsd: lr, then a "
+        "linear decay to lr*min_lr_fraction over the last decay_fraction of the budget; step: "
+        "multiply by lr_decay every lr_decay_every steps (char-rnn); constant",
     )
     warmup_steps: int = option(100, "steps of linear warmup from 0 to lr")
-    min_lr_fraction: float = option(0.1, "cosine schedule: final lr as a fraction of lr")
+    min_lr_fraction: float = option(0.1, "cosine, wsd: final lr as a fraction of lr")
+    decay_fraction: float = option(0.3, "wsd: the last part of the budget that decays the lr")
     lr_decay: float = option(0.97, "step schedule: factor applied every lr_decay_every steps")
     lr_decay_every: int = option(1000, "step schedule: steps between two decays")
     weight_decay: float = option(
@@ -212,6 +214,7 @@ class TrainConfig:
         require(self.lr > 0, "lr", "a number > 0", self.lr)
         require(self.warmup_steps >= 0, "warmup_steps", "an int >= 0", self.warmup_steps)
         require(0 <= self.min_lr_fraction <= 1, "min_lr_fraction", "0..1", self.min_lr_fraction)
+        require(0 < self.decay_fraction <= 1, "decay_fraction", "0..1", self.decay_fraction)
         require(0 < self.lr_decay <= 1, "lr_decay", "a number in (0, 1]", self.lr_decay)
         require(self.lr_decay_every >= 1, "lr_decay_every", "an int >= 1", self.lr_decay_every)
         require(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)

@@ -84,8 +84,11 @@ def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
         return cfg.lr
     if cfg.schedule == "step":
         return cfg.lr * cfg.lr_decay ** ((step - cfg.warmup_steps) // cfg.lr_decay_every)
-    min_lr = cfg.lr * cfg.min_lr_fraction
-    cosine = 0.5 * (1.0 + math.cos(math.pi * training_progress(cfg, step, elapsed)))
+    min_lr, progress = cfg.lr * cfg.min_lr_fraction, training_progress(cfg, step, elapsed)
+    if cfg.schedule == "wsd":  # warmup, stable, decay
+        decayed = max(0.0, progress - (1.0 - cfg.decay_fraction)) / cfg.decay_fraction
+        return cfg.lr + decayed * (min_lr - cfg.lr)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     return min_lr + cosine * (cfg.lr - min_lr)
 
 

@@ -76,6 +76,10 @@ def test_learning_rate_schedule():
     timed = config(lr=1.0, warmup_steps=0, max_steps=0, max_time=100.0, min_lr_fraction=0.0)
     assert learning_rate(timed, 5, 50.0) == pytest.approx(0.5)  # keyed to the time budget
     assert learning_rate(timed, 5, 200.0) == pytest.approx(0.0)
+    wsd = config(lr=1.0, warmup_steps=0, max_steps=100, schedule="wsd", decay_fraction=0.2)
+    assert [learning_rate(wsd, s, 0.0) for s in (0, 80, 90, 100)] == pytest.approx(
+        [1.0, 1.0, 0.55, 0.1]
+    )  # stable for the first 80%, then linear down to min_lr_fraction
     step = config(lr=1.0, warmup_steps=0, schedule="step", lr_decay=0.5, lr_decay_every=10)
     assert [learning_rate(step, s, 0.0) for s in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
     assert learning_rate(config(schedule="constant", warmup_steps=0), 7, 9.0) == 2e-3
