@@ -229,7 +229,7 @@ def test_bad_flags(tmp_path, capsys):
     fails(["charlm", "train", "--hidden-size", "big"], capsys, "expected int, got 'big'")
     fails(["charlm", "train", "--model", "transformer"], capsys, "invalid choice")
     fails(["charlm", "train", "--dropout", "1.5"], capsys, "--dropout: expected a number in [0, 1)")
-    fails(["charlm", "train", "--engine", "numpy"], capsys, "not available yet")
+    fails(["charlm", "train", "--engine", "numpy", "--layer-norm"], capsys, "NumPy engine has no")
 
 
 def test_existing_run_is_not_overwritten(tmp_path, corpus_file, capsys):
