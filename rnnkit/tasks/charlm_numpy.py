@@ -1,21 +1,13 @@
 """charlm on the NumPy engine: ``rnnkit charlm train --engine numpy`` and ``--preset min-char-rnn``.
 
-``NumpyTrainer`` runs ``rnnkit.numpy.CharRNN`` through the loop of ``rnnkit.train.Trainer``, in
-the same order (stop?, lr, evaluate + checkpoint, forward + backward, clip, step, log), with the
-same learning-rate schedule (``learning_rate``), the same run directory (config.json,
-metrics.csv, summary.json, loss.png) and the same checkpoints: the weights as ``model.<key>``
-under torch's state_dict keys, the meta of the torch engine with ``engine: "numpy"``, and, in
-``last``, the engine optimizer's buffers as ``optim.<slot>.<param>`` (its scalars in
-meta["optim"]), the carried state as ``state`` or ``state.0``/``state.1`` (h, c), and the RNG
-states in meta["rng"], so that ``--resume`` continues exactly. A checkpoint of either engine
-loads into the other (``charlm.load_model(path, engine=...)``).
+The model is ``rnnkit.numpy.CharRNN``, the twin of ``CharLM`` (same state_dict keys and shapes),
+trained by ``rnnkit.train.numpy_trainer.NumpyTrainer`` (the loop, run directory and checkpoint
+format of the torch engine) with one of two runners making the steps:
 
-Two runners make the training steps:
-
-- ``StreamRunner`` (``--engine numpy``): B contiguous streams (``StreamBatches``: the state is
-  carried, and reset where the data wraps), fp32, the mean loss, the gradient norm clipped, the
-  optimizer of ``--optimizer`` with weight decay on matrices as torch applies it (adamw:
-  decoupled, the others: an L2 term in the gradient).
+- ``StreamRunner`` (``--engine numpy``): the same data as the torch engine (``StreamBatches``:
+  B contiguous streams, the state carried and reset where the data wraps), fp32, the mean loss,
+  the gradient norm clipped, the engine's optimizer of ``--optimizer`` with weight decay on
+  matrices as torch applies it (adamw: decoupled; the others: an L2 term in the gradient).
 - ``PresetRunner`` (``--preset min-char-rnn``): Karpathy's min-char-rnn exactly
   (``rnnkit.numpy.MinCharRNN``: one stream, fp64, the summed loss, every gradient element clipped,
   Adagrad) on the training split, printing the smoothed loss and a sample every
@@ -25,18 +17,13 @@ Two runners make the training steps:
   The validation loss, ``eval`` and ``sample`` start from a zero state, as for every checkpoint,
   and show it.
 
+Evaluation and sampling here are the NumPy twins of ``charlm.evaluate_text`` and ``sample_text``.
 This module imports nothing from ``charlm`` (``charlm`` imports it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -58,11 +45,15 @@ from rnnkit.numpy import (
     State,
     clip_grad_norm,
 )
-from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
-from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict, flag_name, require
-from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
-from rnnkit.train.trainer import TrainingDiverged, learning_rate
-from rnnkit.viz.plots import plot_loss
+from rnnkit.train.checkpoint import strip_prefix
+from rnnkit.train.config import ConfigError, TrainConfig, flag_name, require
+from rnnkit.train.numpy_trainer import (
+    NumpyTrainer,
+    optimizer_state,
+    optimizer_to_tensors,
+    state_from_tensors,
+    state_to_tensors,
+)
 
 TASK = "charlm"  # charlm.TASK
 
@@ -190,38 +181,6 @@ def sample_text_numpy(
 
 
 # ---------------------------------------------------------------------------------------------
-# checkpoint pieces: optimizer buffers and carried state <-> tensors
-
-
-def _optimizer_to_tensors(opt: Optimizer) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Buffers "slot/param" -> tensors "optim.slot.param"; the scalars -> meta."""
-    scalars = opt.state_dict()
-    buffers = scalars.pop("buffers")
-    return {"optim." + k.replace("/", ".", 1): v for k, v in buffers.items()}, scalars
-
-
-def _optimizer_state(tensors: dict[str, np.ndarray], scalars: dict[str, Any]) -> dict[str, Any]:
-    """The optimizer's state_dict back from ``_optimizer_to_tensors``'s tensors and scalars."""
-    buffers = {k.replace(".", "/", 1): v for k, v in strip_prefix("optim", tensors).items()}
-    return scalars | {"buffers": buffers}
-
-
-def _state_to_tensors(state: State | None) -> tuple[dict[str, np.ndarray], int | None]:
-    """As the torch trainer: {"state": h}, -1; {"state.0": h, "state.1": c}, 2; or {}, None."""
-    if state is None:
-        return {}, None
-    if isinstance(state, tuple):
-        return {f"state.{i}": s for i, s in enumerate(state)}, len(state)
-    return {"state": state}, -1
-
-
-def _state_from_tensors(tensors: dict[str, np.ndarray], n: int | None) -> State | None:
-    if n is None:
-        return None
-    return tensors["state"] if n == -1 else tuple(tensors[f"state.{i}"] for i in range(n))
-
-
-# ---------------------------------------------------------------------------------------------
 # the runners: one training step each
 
 
@@ -275,16 +234,16 @@ class StreamRunner:
             write(f"--- sample at step {self.step} ---\n{text}\n---")
 
     def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        optim_tensors, optim_meta = _optimizer_to_tensors(self.optimizer)
-        state_tensors, state_n = _state_to_tensors(self.state)
+        optim_tensors, optim_meta = optimizer_to_tensors(self.optimizer)
+        state_tensors, state_n = state_to_tensors(self.state)
         rng = {"dropout": self.model.dropout_rng.bit_generator.state}
         return optim_tensors | state_tensors, {"optim": optim_meta, "state": state_n, "rng": rng}
 
     def restore(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.model.load_state_dict(strip_prefix("model", tensors))
-        self.optimizer.load_state_dict(_optimizer_state(tensors, meta["optim"]))
+        self.optimizer.load_state_dict(optimizer_state(tensors, meta["optim"]))
         self.model.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
-        self.state = _state_from_tensors(tensors, meta["state"])
+        self.state = state_from_tensors(tensors, meta["state"])
         self.step = meta["step"]
 
 
@@ -315,7 +274,7 @@ class PresetRunner:
 
     def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         sd = self.loop.state_dict()
-        optim_tensors, optim_meta = _optimizer_to_tensors(self.loop.optimizer)
+        optim_tensors, optim_meta = optimizer_to_tensors(self.loop.optimizer)
         rng = sd["rng"] | {"keys": sd["rng"]["keys"].tolist()}
         meta = {"optim": optim_meta, "state": -1, "rng": {"min_char_rnn": rng}}
         meta["min_char_rnn"] = {"p": sd["p"], "smooth_loss": sd["smooth_loss"]}
@@ -326,260 +285,13 @@ class PresetRunner:
             {
                 "config": asdict(self.loop.config),
                 "model": strip_prefix("model", tensors),
-                "optimizer": _optimizer_state(tensors, meta["optim"]),
+                "optimizer": optimizer_state(tensors, meta["optim"]),
                 "n": meta["step"],
                 "h": tensors["state"],
                 "rng": meta["rng"]["min_char_rnn"],
                 **meta["min_char_rnn"],
             }
         )
-
-
-Runner = StreamRunner | PresetRunner
-
-
-# ---------------------------------------------------------------------------------------------
-# the loop
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int) -> Iterator[None]:
-    """Limit BLAS to ``threads`` threads (0: leave it) with threadpoolctl."""
-    if not threads:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise ConfigError(
-            "--threads: the NumPy engine limits BLAS threads through threadpoolctl, which is not "
-            "installed; pip install threadpoolctl, or set OPENBLAS_NUM_THREADS instead"
-        ) from None
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
-
-
-class NumpyTrainer:
-    """The loop of ``rnnkit.train.Trainer`` for a NumPy runner: same steps, files, checkpoints.
-
-    Args:
-        cfg: the charlm config (saved whole in every checkpoint).
-        runner: a ``StreamRunner`` or ``PresetRunner`` (the model, the step, its state).
-        eval_ids: the validation characters, scored at every evaluation (nats/char).
-        out: the run directory.
-        meta: more JSON for every checkpoint (the vocabulary).
-        resume_from: ``(arrays, meta)`` of a last.safetensors to continue from.
-    """
-
-    def __init__(
-        self,
-        cfg: Any,
-        runner: Runner,
-        eval_ids: np.ndarray,
-        out: Path,
-        meta: dict[str, Any],
-        resume_from: tuple[dict[str, np.ndarray], dict[str, Any]] | None = None,
-    ):
-        self.cfg, self.runner, self.eval_ids, self.out, self.meta = cfg, runner, eval_ids, out, meta
-        self.step, self.elapsed, self.first_loss = 0, 0.0, None
-        self.val_loss: float | None = None
-        self.best_val_loss: float | None = None
-        self.best_step: int | None = None
-        self.window = [0.0, 0, 0, 0.0]  # train loss sum, steps, chars, seconds since last row
-        self.totals = [0, 0.0]  # chars trained on, seconds of training steps
-        self.resumed, self.stop_requested = resume_from is not None, False
-        if resume_from is not None:
-            self._restore(*resume_from)
-
-    def fit(self) -> dict[str, Any]:
-        """Train until the budget is spent or Ctrl-C; returns the summary (summary.json)."""
-        cfg, runner = self.cfg, self.runner
-        (self.out / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
-        log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
-        bar = ProgressBar(cfg.max_steps, self.step, "char")
-        session_start, session_step = time.perf_counter() - self.elapsed, self.step
-        last_eval, loss, stop = -1, math.nan, ""
-        lr = learning_rate(cfg, self.step, self.elapsed)
-        try:
-            with self._stop_on_sigint(), _blas_threads(cfg.threads):
-                while True:
-                    self.elapsed = time.perf_counter() - session_start
-                    # 1. stop when the budget is spent or Ctrl-C was pressed
-                    stop = self._stop_reason()
-                    if stop:
-                        break
-                    # 2. the learning rate of this step (a pure function of step and time)
-                    lr = learning_rate(cfg, self.step, self.elapsed)
-                    # 3. evaluate and checkpoint
-                    if self.step % cfg.eval_every == 0 and last_eval != self.step:
-                        self._evaluate_and_checkpoint(log, bar, lr)
-                        last_eval = self.step
-                    # 4-7. forward, backward, clip, step (the runner's; state carried inside)
-                    t_step = time.perf_counter()
-                    loss, chars, grad_norm = runner.train_step(self.step, lr)
-                    self._check_divergence(loss, grad_norm)
-                    self.step += 1
-                    # 8. log, then print samples
-                    seconds = time.perf_counter() - t_step
-                    self._log_step(log, bar, loss, chars, seconds, lr, session_step)
-                    runner.after_step(bar.write)
-                # the end: a last evaluation (unless Ctrl-C) and checkpoint
-                self.elapsed = time.perf_counter() - session_start
-                if stop == "interrupted":
-                    self._save("last.safetensors")
-                    bar.write(
-                        f"interrupted: saved {self.out / 'last.safetensors'} at step "
-                        f"{self.step}; continue with --resume"
-                    )
-                elif last_eval != self.step:
-                    self._evaluate_and_checkpoint(log, bar, lr)
-        except TrainingDiverged:
-            self._finish("diverged", loss)
-            raise
-        finally:
-            bar.close()
-            log.close()
-        return self._finish(stop, loss)
-
-    # -- the loop's steps --------------------------------------------------------------------
-
-    def _stop_reason(self) -> str:
-        if self.stop_requested:
-            return "interrupted"
-        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
-            return "max_steps"
-        if self.cfg.max_time and self.elapsed >= self.cfg.max_time:
-            return "max_time"
-        return ""
-
-    def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
-        total, count = evaluate_text_numpy(self.runner.model, self.eval_ids)
-        val_loss = total / count
-        if not math.isfinite(val_loss):
-            self._diverged(f"validation loss is {val_loss}")
-        self.val_loss = val_loss
-        is_best = self.best_val_loss is None or val_loss < self.best_val_loss
-        if is_best:
-            self.best_val_loss, self.best_step = val_loss, self.step
-        log.write(self.step, val_loss=val_loss, lr=lr, wall_time=self.elapsed)
-        self._save("last.safetensors")
-        if is_best:
-            self._save("best.safetensors", full=False)
-        bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
-
-    def _check_divergence(self, loss: float, grad_norm: float | None) -> None:
-        if self.first_loss is None:
-            self.first_loss = loss
-        if not math.isfinite(loss):
-            self._diverged(f"the training loss is {loss}")
-        if grad_norm is not None and not math.isfinite(grad_norm):
-            self._diverged(f"the gradient norm is {grad_norm}")
-        factor = self.cfg.divergence_factor
-        if factor and loss > factor * self.first_loss:
-            self._diverged(
-                f"the training loss exploded to {loss:.4g} "
-                f"(> {factor:g} x the first loss {self.first_loss:.4g})"
-            )
-
-    def _diverged(self, what: str) -> None:
-        last = self.out / "last.safetensors"
-        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved"
-        raise TrainingDiverged(
-            f"training stopped at step {self.step}: {what}; {kept}. "
-            f"Try a lower --lr or --grad-clip (lr now {self.cfg.lr:g})"
-        )
-
-    def _log_step(self, log, bar, loss, chars, seconds, lr, session_step) -> None:
-        w = self.window
-        w[0], w[1], w[2], w[3] = w[0] + loss, w[1] + 1, w[2] + chars, w[3] + seconds
-        self.totals[0] += chars
-        self.totals[1] += seconds
-        rate = w[2] / w[3] if w[3] > 0 else 0.0
-        if self.step % self.cfg.log_every == 0:
-            log.write(
-                self.step, train_loss=w[0] / w[1], lr=lr, throughput=rate, wall_time=self.elapsed
-            )
-            self.window = [0.0, 0, 0, 0.0]
-        eta = math.inf
-        steps_per_second = (self.step - session_step) / max(1e-9, self.totals[1])
-        if self.cfg.max_steps:
-            eta = (self.cfg.max_steps - self.step) / max(1e-9, steps_per_second)
-        if self.cfg.max_time:
-            eta = min(eta, self.cfg.max_time - self.elapsed)
-        bar.update(self.step, loss, self.val_loss, rate, eta)
-
-    # -- checkpoints and summary -------------------------------------------------------------
-
-    def _save(self, name: str, full: bool = True) -> None:
-        """Write a checkpoint: ``full`` = everything to resume; else the weights and meta."""
-        tensors = with_prefix("model", self.runner.model.state_dict())
-        meta = {
-            "task": TASK,
-            "engine": "numpy",
-            "config": config_to_dict(self.cfg),
-            "step": self.step,
-            "val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            **self.meta,
-        }
-        if full:
-            more_tensors, more_meta = self.runner.training_state()
-            tensors |= more_tensors
-            meta |= more_meta | {"elapsed": self.elapsed, "first_loss": self.first_loss}
-            meta |= {"window": self.window, "totals": self.totals}
-        save_checkpoint(self.out / name, tensors, meta)
-
-    def _restore(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        if "optim" not in meta:
-            raise CheckpointError("resume: the checkpoint holds weights only; resume from last")
-        try:
-            self.runner.restore(tensors, meta)
-        except (KeyError, ValueError) as e:
-            raise CheckpointError(
-                f"resume: the checkpoint does not fit this config ({e}); resume with the run's "
-                f"own flags, or start a new run with another --out"
-            ) from e
-        self.step, self.elapsed, self.first_loss = meta["step"], meta["elapsed"], meta["first_loss"]
-        self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
-        self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
-
-    @contextlib.contextmanager
-    def _stop_on_sigint(self) -> Iterator[None]:
-        """Ctrl-C once: finish the step, save, stop. Twice: abort at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-            print("\nCtrl-C: stopping after this step (press again to abort)", file=sys.stderr)
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _finish(self, stop: str, loss: float) -> dict[str, Any]:
-        """Write summary.json and loss.png; return the summary."""
-        summary = {
-            "task": TASK,
-            "stop_reason": stop,
-            "steps": self.step,
-            "train_loss": loss if math.isfinite(loss) else None,
-            "final_val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            "throughput": self.totals[0] / self.totals[1] if self.totals[1] else None,
-            "unit": "char",
-            "wall_time": self.elapsed,
-        }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_loss(read_metrics(self.out / "metrics.csv"), self.out / "loss.png")
-        return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,14 +310,22 @@ def train_numpy(
     """``rnnkit charlm train`` with ``engine == "numpy"`` (the data checked and split by
     ``charlm.train``); returns 0, or 130 when stopped by Ctrl-C."""
     if cfg.preset == "min-char-rnn":
-        runner: Runner = PresetRunner(cfg, corpus.vocab, train_ids)
+        runner: StreamRunner | PresetRunner = PresetRunner(cfg, corpus.vocab, train_ids)
         what = f"min-char-rnn: vanilla RNN {cfg.hidden_size}, batch 1, Adagrad {cfg.lr:g}, fp64"
     else:
         runner = StreamRunner(cfg, corpus.vocab, batches)
         what = f"{cfg.num_layers}-layer {cfg.model.upper()} {cfg.hidden_size}, NumPy fp32"
     if resume_from is not None:  # torch tensors as loaded by charlm.train -> NumPy arrays
         resume_from = ({k: t.numpy() for k, t in resume_from[0].items()}, resume_from[1])
-    trainer = NumpyTrainer(cfg, runner, eval_ids, out, {"vocab": corpus.vocab.chars}, resume_from)
+
+    def evaluate() -> float:
+        total, count = evaluate_text_numpy(runner.model, eval_ids)
+        return total / count
+
+    trainer = NumpyTrainer(
+        runner, cfg, evaluate, out, task=TASK, meta={"vocab": corpus.vocab.chars}, unit="char",
+        resume_from=resume_from,
+    )  # fmt: skip
     if resume_from is None:
         out.mkdir(parents=True, exist_ok=True)
         corpus.save(out)
