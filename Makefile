@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 # writes some (runs/demo is the demo's own run directory: each `make demo` starts it afresh)
 demo: $(STAMP)
 	rm -rf runs/demo
-	$(BIN)/rnnkit charlm train --out runs/demo --max-time 60 --hidden-size 256 --batch-size 32 \
-		--seq-length 64 --eval-every 100 --eval-chars 50000 --sample-every 0
+	$(BIN)/rnnkit charlm train --out runs/demo --max-time 60 --threads 1 --hidden-size 256 \
+		--batch-size 32 --seq-length 64 --eval-every 100 --eval-chars 50000 --sample-every 0
 	$(BIN)/rnnkit charlm sample runs/demo --prime "def " --length 600 --temperature 0.7 --seed 0
 
 test: $(STAMP)
