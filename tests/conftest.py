@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+# The tests run tiny tensors: one intra-op thread is faster for them and immune to a busy CPU.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed():
