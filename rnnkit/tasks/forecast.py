@@ -76,7 +76,7 @@ from rnnkit.train.config import (
     flag_name,
     option,
 )
-from rnnkit.train.trainer import Trainer, prepare_run_dir, seed_everything
+from rnnkit.train.trainer import Trainer, prepare_run_dir, resume_config, seed_everything
 from rnnkit.viz.forecast import plot_forecast
 
 TASK = "forecast"
@@ -718,15 +718,7 @@ def train(args: argparse.Namespace) -> int:
     out = prepare_run_dir(args.out, args.resume)
     resume_from = None
     if args.resume:
-        resume_from = load_checkpoint(out / "last.safetensors", task=TASK)
-        saved = config_from_dict(Config, resume_from[1]["config"])
-        cfg = config_from_args(Config, args, base=saved)
-        for name in FIXED_ON_RESUME:
-            if getattr(cfg, name) != getattr(saved, name):
-                raise ConfigError(
-                    f"--resume: {flag_name(name)} cannot change ({getattr(saved, name)!r} -> "
-                    f"{getattr(cfg, name)!r}); start a new run with another --out instead"
-                )
+        cfg, resume_from = resume_config(Config, args, out, TASK, FIXED_ON_RESUME)
     else:
         cfg = config_from_args(Config, args)
     panel, cfg = load_panel(cfg)

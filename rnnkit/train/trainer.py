@@ -23,6 +23,7 @@ continues the run exactly: same batches, same dropout masks, same losses.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import random
@@ -38,8 +39,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
-from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
+from rnnkit.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    strip_prefix,
+    with_prefix,
+)
+from rnnkit.train.config import (
+    ConfigError,
+    TrainConfig,
+    config_from_args,
+    config_from_dict,
+    config_to_dict,
+    flag_name,
+)
 from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
 from rnnkit.viz.plots import plot_loss
 
@@ -128,6 +142,32 @@ def prepare_run_dir(out: str | Path, resume: bool) -> Path:
             f"--out {out} already holds a run; pass --resume to continue it, or another --out"
         )
     return out
+
+
+def resume_config(
+    config_cls: type,
+    args: Any,
+    out: Path,
+    task: str,
+    fixed: tuple[str, ...] | list[str],
+    **base_overrides: Any,
+) -> tuple[Any, tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    """The config of a resumed run and its last checkpoint ``(tensors, meta)``.
+
+    The saved config (with ``base_overrides`` applied) is the base; the flags given now go on
+    top. A field in ``fixed`` (what shapes the model or the data) cannot change on resume.
+    """
+    resume_from = load_checkpoint(out / "last.safetensors", task=task)
+    saved = config_from_dict(config_cls, resume_from[1]["config"])
+    base = dataclasses.replace(saved, **base_overrides) if base_overrides else saved
+    cfg = config_from_args(config_cls, args, base=base)
+    for name in fixed:
+        if getattr(cfg, name) != getattr(saved, name):
+            raise ConfigError(
+                f"--resume: {flag_name(name)} cannot change ({getattr(saved, name)!r} -> "
+                f"{getattr(cfg, name)!r}); start a new run with another --out instead"
+            )
+    return cfg, resume_from
 
 
 def _detach(state: State) -> State:
