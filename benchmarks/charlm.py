@@ -9,11 +9,11 @@ are then scored the same way on the held-out last 10%: every character once, the
 through 32 contiguous streams (the same procedure as ``rnnkit charlm eval``).
 
 rnnkit runs as ``rnnkit charlm train --data FILE --max-time SECONDS`` (its defaults: AdamW,
-warmup + cosine decay keyed to the time budget, batches that are contiguous streams with the
-hidden state carried across them, dropout, gradient clipping; it also spends part of its time
-on evaluations and checkpoints). The plain script is what one writes from the PyTorch docs:
-``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear``, Adam at a constant 2e-3, the gradient norm
-clipped to 5, random windows of the text started from a zero state.
+warmup, then a linear decay over the last 20% of the time budget ("wsd"), batches that are
+contiguous streams with the hidden state carried across them, dropout, gradient clipping; it
+also spends part of its time on evaluations and checkpoints). The plain script is what one
+writes from the PyTorch docs: ``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear``, Adam at a
+constant 2e-3, the gradient norm clipped to 5, random windows of the text from a zero state.
 
 The table prints validation nats/char (lower is better) and training chars/s of both, with the
 ratio rnnkit / plain.
