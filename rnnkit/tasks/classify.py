@@ -70,11 +70,12 @@ TASK = "classify"
 RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of LSTM-FCN's conv branch
 EVAL_BATCH = 512
-# config fields that shape the model or the data: a resumed run cannot change them
+# config fields that shape the model or the data: a resumed run cannot change them (``head``
+# neither, but the saved config holds it resolved from the labels, so it is resolved again)
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "model", "cell",
-    "hidden_size", "num_layers", "bidirectional", "pooling", "head", "dimension_shuffle",
-    "normalize", "batch_size",
+    "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
+    "batch_size",
 )  # fmt: skip
 
 
@@ -556,8 +557,7 @@ def train(args: argparse.Namespace) -> int:
     out = prepare_run_dir(args.out, args.resume)
     resume_from = None
     if args.resume:
-        fixed = [name for name in FIXED_ON_RESUME if name != "head"]
-        cfg, resume_from = resume_config(Config, args, out, TASK, fixed, head="auto")
+        cfg, resume_from = resume_config(Config, args, out, TASK, FIXED_ON_RESUME, head="auto")
     else:
         cfg = config_from_args(Config, args)
     train_set, test_set = load_splits(cfg)
