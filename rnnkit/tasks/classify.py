@@ -73,7 +73,7 @@ EVAL_BATCH = 512
 # config fields that shape the model or the data: a resumed run cannot change them (``head``
 # neither, but the saved config holds it resolved from the labels, so it is resolved again)
 FIXED_ON_RESUME = (
-    "dataset", "data", "test_data", "test_fraction", "val_fraction", "model", "cell",
+    "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
     "batch_size",
 )  # fmt: skip
@@ -99,6 +99,9 @@ class Config(TrainConfig):
     test_fraction: float = option(0.2, "with --data and no --test-data: the part held out")
     val_fraction: float = option(
         0.1, "part of training held out to pick best.safetensors (0 = pick on the training loss)"
+    )
+    val_data: str = option(
+        "", "validation data that picks best.safetensors, instead of holding out --val-fraction"
     )
     model: Literal["rnn", "lstm_fcn"] = option("rnn", "recurrent classifier, or LSTM-FCN")
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
@@ -552,6 +555,29 @@ def _resolve(cfg: Config, train_set: SequenceSet, fit_size: int) -> Config:
     return dataclasses.replace(cfg, head=head, max_steps=steps)
 
 
+def _validation_split(
+    cfg: Config, train_set: SequenceSet, encoder: LabelEncoder
+) -> tuple[SequenceSet, SequenceSet]:
+    """(fit, validation): ``--val-data``, a held-out ``--val-fraction``, or the training set
+    itself (``--val-fraction 0``: best.safetensors picked on the training loss)."""
+    if cfg.val_data:
+        val_set = load_file(cfg.val_data)
+        for check in (check_labelled, check_finite):
+            check(val_set)
+        check_features(val_set, train_set.num_features)
+        if val_set.per_step != train_set.per_step:
+            unit = {True: "step", False: "sequence"}
+            raise SequenceDataError(
+                f"--val-data {cfg.val_data}: the labels are one per {unit[val_set.per_step]}, "
+                f"the training data's one per {unit[train_set.per_step]}; label both the same way"
+            )
+        encoder.encode(val_set)  # a validation label unknown to training: a clear error now
+        return train_set, val_set
+    if cfg.val_fraction:
+        return stratified_split(train_set, cfg.val_fraction, cfg.seed + 1)
+    return train_set, train_set  # select on the training loss (Karim et al., Fawaz et al.)
+
+
 def train(args: argparse.Namespace) -> int:
     """``rnnkit classify train``: returns 0, or 130 when stopped by Ctrl-C."""
     out = prepare_run_dir(args.out, args.resume)
@@ -564,13 +590,10 @@ def train(args: argparse.Namespace) -> int:
     classes = LabelEncoder.fit(train_set).classes
     encoder = LabelEncoder(classes)
     encoder.encode(test_set)  # a test label unknown to training: a clear error now
-    if cfg.val_fraction:
-        fit_set, val_set = stratified_split(train_set, cfg.val_fraction, cfg.seed + 1)
-    else:
-        fit_set = val_set = train_set  # select on the training loss (Karim et al., Fawaz et al.)
+    fit_set, val_set = _validation_split(cfg, train_set, encoder)
     cfg = _resolve(cfg, train_set, len(fit_set))
     y_fit, y_val = encoder.encode(fit_set), encoder.encode(val_set)
-    seq_len = max(train_set.x.shape[1], test_set.x.shape[1])
+    seq_len = max(train_set.x.shape[1], test_set.x.shape[1], val_set.x.shape[1])
 
     seed_everything(cfg.seed)
     model = build_model(cfg, train_set.num_features, len(classes), seq_len)
@@ -593,8 +616,9 @@ def train(args: argparse.Namespace) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     name = cfg.dataset or cfg.data
     print(
-        f"classify: {name}: {len(fit_set)} training, {len(val_set) if cfg.val_fraction else 0} "
-        f"validation, {len(test_set)} test sequences of up to {seq_len} steps x "
+        f"classify: {name}: {len(fit_set)} training, "
+        f"{0 if val_set is fit_set else len(val_set)} validation, {len(test_set)} test "
+        f"sequences of up to {seq_len} steps x "
         f"{train_set.num_features} features, {len(classes)} classes; {type(model).__name__} "
         f"({cfg.cell.upper()} {cfg.hidden_size}), {n_params:,} parameters; {steps_per_epoch} "
         f"steps per epoch -> {out}",

@@ -257,6 +257,11 @@ BAD_TRAIN = [
     (["--dataset", "NoSuchSet"], "unknown; the sets available offline are .*GunPoint"),
     (["--data", "ok.npz", "--dropout", "1.5"], r"--dropout: expected a number in \[0, 1\)"),
     (["--data", "ok.npz", "--pooling", "max"], "invalid choice"),
+    (["--data", "ok.npz", "--val-data", "three.npz"], "have 3 feature.*trained on 2"),
+    (["--data", "ok.npz", "--val-data", "other.npz"], r"\['c'\] are not among"),
+    (["--data", "ok.npz", "--val-data", "nan.npz"], "NaN"),
+    (["--data", "ok.npz", "--val-data", "unlabelled.npy"], "no labels"),
+    (["--data", "ok.npz", "--val-data", "steps.npz"], "one per step, the training data's one per"),
 ]
 
 
@@ -305,3 +310,21 @@ def test_epochs_set_the_step_budget(tmp_path, capsys):
     assert code == 0, err
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["max_steps"] == 2 * 5  # 80 training sequences, 72 after validation: 5 batches
+
+
+def test_val_data_picks_the_checkpoint(tmp_path, capsys):
+    """--val-data: all the training data is fitted, and best.safetensors is the checkpoint
+    with the lowest loss on the given validation set."""
+    np.savez(tmp_path / "train.npz", **memory_data(100, seed=0))
+    np.savez(tmp_path / "val.npz", **memory_data(40, seed=2))
+    args = ["classify", "train", "--data", tmp_path / "train.npz", "--out", tmp_path / "run"]
+    args += ["--val-data", tmp_path / "val.npz", "--max-steps", 30, "--eval-every", 10]
+    code, out, err = cli(capsys, *args, "--hidden-size", 8, "--test-fraction", 0.2, *FAST)
+    assert code == 0, err
+    assert "80 training, 40 validation, 20 test sequences" in out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    model, _, _ = classify.load_model(tmp_path / "run")
+    val = classify.load_file(tmp_path / "val.npz")
+    targets = classify.LabelEncoder(["neg", "pos"]).encode(val)
+    loss = classify.mean_loss(model, val, targets)
+    assert loss == pytest.approx(summary["best_val_loss"], rel=1e-5)
