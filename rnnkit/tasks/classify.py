@@ -491,16 +491,19 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list[
 
 def evaluate_model(model: SequenceClassifier, classes: list[str], data: SequenceSet) -> dict:
     """``classification_report`` of ``model`` on labelled ``data`` (every valid step when
-    tagging)."""
+    tagging), with the mean cross-entropy of the true classes ("log_loss")."""
     _check_head(model, data)
     targets = LabelEncoder(classes).encode(data)  # (N,) or (N, T)
     probs = predict_proba(model, data)
     if model.per_step:
         y_true = np.concatenate([targets[i, :n] for i, n in enumerate(data.lengths)])
-        y_pred = np.concatenate([p.argmax(-1) for p in probs])
+        flat = np.concatenate(probs)  # (valid steps, C)
     else:
-        y_true, y_pred = targets, np.array([p.argmax() for p in probs])
-    return classification_report(y_true, y_pred, classes)
+        y_true, flat = targets, np.stack(probs)  # (N,), (N, C)
+    report = classification_report(y_true, flat.argmax(-1), classes)
+    p_true = flat[np.arange(len(y_true)), y_true]
+    report["log_loss"] = float(-np.log(np.maximum(p_true, 1e-12)).mean())  # cross-entropy
+    return report
 
 
 def format_report(report: dict, title: str) -> str:
@@ -628,7 +631,7 @@ def train(args: argparse.Namespace) -> int:
     if summary["stop_reason"] == "interrupted":
         return 130
     report = _report_run(out, test_set, cfg.device)
-    summary |= {f"test_{k}": report[k] for k in ("accuracy", "macro_f1", "n")}
+    summary |= {f"test_{k}": report[k] for k in ("accuracy", "macro_f1", "log_loss", "n")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(format_report(report, f"test ({test_set.source}), best.safetensors"))
     return 0

@@ -328,3 +328,6 @@ def test_val_data_picks_the_checkpoint(tmp_path, capsys):
     targets = classify.LabelEncoder(["neg", "pos"]).encode(val)
     loss = classify.mean_loss(model, val, targets)
     assert loss == pytest.approx(summary["best_val_loss"], rel=1e-5)
+    test = classify.stratified_split(classify.load_file(tmp_path / "train.npz"), 0.2, 1337)[1]
+    test_loss = classify.mean_loss(model, test, classify.LabelEncoder(["neg", "pos"]).encode(test))
+    assert summary["test_log_loss"] == pytest.approx(test_loss, rel=1e-5)
