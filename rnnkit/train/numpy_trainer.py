@@ -33,7 +33,7 @@ from rnnkit.numpy import Optimizer, State
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
 from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
 from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
-from rnnkit.train.trainer import TrainingDiverged, learning_rate
+from rnnkit.train.trainer import DivergenceGuard, TrainingDiverged, learning_rate
 from rnnkit.viz.plots import plot_loss
 
 
@@ -138,7 +138,8 @@ class NumpyTrainer:
     ):
         self.runner, self.cfg, self.evaluate, self.out = runner, cfg, evaluate, Path(out)
         self.task, self.meta, self.unit = task, dict(meta or {}), unit
-        self.step, self.elapsed, self.first_loss = 0, 0.0, None
+        self.step, self.elapsed = 0, 0.0
+        self.guard = DivergenceGuard(cfg.divergence_factor)
         self.val_loss: float | None = None
         self.best_val_loss: float | None = None
         self.best_step: int | None = None
@@ -225,18 +226,9 @@ class NumpyTrainer:
         bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
 
     def _check_divergence(self, loss: float, grad_norm: float | None) -> None:
-        if self.first_loss is None:
-            self.first_loss = loss
-        if not math.isfinite(loss):
-            self._diverged(f"the training loss is {loss}")
-        if grad_norm is not None and not math.isfinite(grad_norm):
-            self._diverged(f"the gradient norm is {grad_norm}")
-        factor = self.cfg.divergence_factor
-        if factor and loss > factor * self.first_loss:
-            self._diverged(
-                f"the training loss exploded to {loss:.4g} "
-                f"(> {factor:g} x the first loss {self.first_loss:.4g})"
-            )
+        problem = self.guard.check(loss, grad_norm)
+        if problem:
+            self._diverged(problem)
 
     def _diverged(self, what: str) -> None:
         last = self.out / "last.safetensors"
@@ -283,7 +275,7 @@ class NumpyTrainer:
         if full:
             more_tensors, more_meta = self.runner.training_state()
             tensors |= more_tensors
-            meta |= more_meta | {"elapsed": self.elapsed, "first_loss": self.first_loss}
+            meta |= more_meta | {"elapsed": self.elapsed, "divergence_guard": self.guard.state()}
             meta |= {"window": self.window, "totals": self.totals}
         save_checkpoint(self.out / name, tensors, meta)
 
@@ -297,7 +289,8 @@ class NumpyTrainer:
                 f"resume: the checkpoint does not fit this config ({e}); resume with the run's "
                 f"own flags, or start a new run with another --out"
             ) from e
-        self.step, self.elapsed, self.first_loss = meta["step"], meta["elapsed"], meta["first_loss"]
+        self.step, self.elapsed = meta["step"], meta["elapsed"]
+        self.guard.load(meta["divergence_guard"])
         self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
         self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
 

@@ -170,6 +170,43 @@ def resume_config(
     return cfg, resume_from
 
 
+class DivergenceGuard:
+    """Tells when a run has diverged: a NaN/inf loss or gradient norm, or a training loss whose
+    running mean (an exponential moving average over about 10 steps) exceeds ``factor`` times
+    the first loss (``factor`` 0: NaN/inf only). The running mean keeps one noisy batch (small
+    batches, heavy dropout) from stopping a healthy run; a real blow-up still stops it at once.
+    """
+
+    SMOOTHING = 0.1  # weight of the newest loss in the running mean
+
+    def __init__(self, factor: float):
+        self.factor = factor
+        self.first: float | None = None
+        self.mean: float | None = None
+
+    def check(self, loss: float, grad_norm: float | None) -> str | None:
+        """What went wrong at this step, or None."""
+        if not math.isfinite(loss):
+            return f"the training loss is {loss}"
+        if grad_norm is not None and not math.isfinite(grad_norm):
+            return f"the gradient norm is {grad_norm}"
+        if self.first is None:
+            self.first = self.mean = loss
+        self.mean += self.SMOOTHING * (loss - self.mean)
+        if self.factor and self.mean > self.factor * self.first:
+            return (
+                f"the training loss exploded to {self.mean:.4g} (its running mean, > "
+                f"{self.factor:g} x the first loss {self.first:.4g})"
+            )
+        return None
+
+    def state(self) -> dict[str, float | None]:
+        return {"first": self.first, "mean": self.mean}
+
+    def load(self, state: dict[str, float | None]) -> None:
+        self.first, self.mean = state["first"], state["mean"]
+
+
 def _detach(state: State) -> State:
     if state is None or isinstance(state, torch.Tensor):
         return None if state is None else state.detach()
@@ -292,7 +329,7 @@ class Trainer:
         self.step = 0
         self.state: State = None  # the recurrent state carried across batches (TBPTT)
         self.elapsed = 0.0  # seconds of this run, over all its sessions
-        self.first_loss: float | None = None
+        self.guard = DivergenceGuard(cfg.divergence_factor)
         self.best_val_loss: float | None = None
         self.best_step: int | None = None
         self.val_loss: float | None = None
@@ -427,18 +464,9 @@ class Trainer:
             fn(self)
 
     def _check_divergence(self, loss: float, grad_norm: float) -> None:
-        if self.first_loss is None:
-            self.first_loss = loss
-        if not math.isfinite(loss):
-            self._diverged(f"the training loss is {loss}")
-        if not math.isfinite(grad_norm):
-            self._diverged(f"the gradient norm is {grad_norm}")
-        factor = self.cfg.divergence_factor
-        if factor and loss > factor * self.first_loss:
-            self._diverged(
-                f"the training loss exploded to {loss:.4g} "
-                f"(> {factor:g} x the first loss {self.first_loss:.4g})"
-            )
+        problem = self.guard.check(loss, grad_norm)
+        if problem:
+            self._diverged(problem)
 
     def _diverged(self, what: str) -> None:
         last = self.out / "last.safetensors"
@@ -488,7 +516,7 @@ class Trainer:
             state_tensors, state_n = _state_to_tensors(self.state)
             tensors |= optim_tensors | rng_tensors | state_tensors
             meta |= {"optim": optim_meta, "rng": rng_meta, "state": state_n}
-            meta |= {"elapsed": self.elapsed, "first_loss": self.first_loss}
+            meta |= {"elapsed": self.elapsed, "divergence_guard": self.guard.state()}
             meta |= {"window": self.window, "totals": self.totals}
         save_checkpoint(self.out / name, tensors, meta)
 
@@ -506,7 +534,8 @@ class Trainer:
         _rng_from_tensors(tensors, meta["rng"])
         carried = {k: v for k, v in tensors.items() if k == "state" or k.startswith("state.")}
         self.state = _state_from_tensors(carried, meta["state"], self.device)
-        self.step, self.elapsed, self.first_loss = meta["step"], meta["elapsed"], meta["first_loss"]
+        self.step, self.elapsed = meta["step"], meta["elapsed"]
+        self.guard.load(meta["divergence_guard"])
         self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
         self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
 

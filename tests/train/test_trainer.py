@@ -14,6 +14,7 @@ from rnnkit.train.checkpoint import load_checkpoint, strip_prefix
 from rnnkit.train.config import ConfigError, TrainConfig
 from rnnkit.train.logging import read_metrics
 from rnnkit.train.trainer import (
+    DivergenceGuard,
     Trainer,
     TrainingDiverged,
     build_optimizer,
@@ -198,3 +199,19 @@ def test_prepare_run_dir(tmp_path):
         prepare_run_dir(tmp_path, resume=False)
     with pytest.raises(ConfigError, match="a file is in the way"):
         prepare_run_dir(tmp_path / "metrics.csv", resume=False)
+
+
+def test_divergence_guard_smooths_single_batches():
+    guard = DivergenceGuard(3.0)
+    assert guard.check(1.0, 1.0) is None
+    for _ in range(20):
+        assert guard.check(0.5, 1.0) is None
+    assert guard.check(10.0, 1.0) is None  # one noisy batch: the running mean is about 1.5
+    problems = [guard.check(10.0, 1.0) for _ in range(5)]  # a sustained rise stops the run
+    assert problems[0] is None and "exploded to" in problems[1] and "first loss 1" in problems[1]
+    assert DivergenceGuard(0).check(math.nan, 1.0) == "the training loss is nan"
+    assert DivergenceGuard(0).check(1.0, math.inf) == "the gradient norm is inf"
+    assert DivergenceGuard(0).check(1e9, 1.0) is None  # factor 0: NaN/inf only
+    restored = DivergenceGuard(3.0)
+    restored.load(guard.state())
+    assert restored.check(10.0, 1.0) == guard.check(10.0, 1.0)
