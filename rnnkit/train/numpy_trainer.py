@@ -33,7 +33,7 @@ from rnnkit.numpy import Optimizer, State
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
 from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
 from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
-from rnnkit.train.trainer import DivergenceGuard, TrainingDiverged, learning_rate
+from rnnkit.train.trainer import DivergenceGuard, TrainerSteps, TrainingDiverged, learning_rate
 from rnnkit.viz.plots import plot_loss
 
 
@@ -110,7 +110,7 @@ def _blas_threads(threads: int) -> Iterator[None]:
         yield
 
 
-class NumpyTrainer:
+class NumpyTrainer(TrainerSteps):
     """Trains ``runner``'s model with the loop of ``Trainer``: same steps, files, checkpoints.
 
     Args:
@@ -224,38 +224,6 @@ class NumpyTrainer:
         if is_best:
             self._save("best.safetensors", full=False)
         bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
-
-    def _check_divergence(self, loss: float, grad_norm: float | None) -> None:
-        problem = self.guard.check(loss, grad_norm)
-        if problem:
-            self._diverged(problem)
-
-    def _diverged(self, what: str) -> None:
-        last = self.out / "last.safetensors"
-        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint was saved"
-        raise TrainingDiverged(
-            f"training stopped at step {self.step}: {what}; {kept}. "
-            f"Try a lower --lr or --grad-clip (lr now {self.cfg.lr:g})"
-        )
-
-    def _log_step(self, log, bar, loss, items, seconds, lr, session_step) -> None:
-        w = self.window
-        w[0], w[1], w[2], w[3] = w[0] + loss, w[1] + 1, w[2] + items, w[3] + seconds
-        self.totals[0] += items
-        self.totals[1] += seconds
-        rate = w[2] / w[3] if w[3] > 0 else 0.0
-        if self.step % self.cfg.log_every == 0:
-            log.write(
-                self.step, train_loss=w[0] / w[1], lr=lr, throughput=rate, wall_time=self.elapsed
-            )
-            self.window = [0.0, 0, 0, 0.0]
-        eta = math.inf
-        steps_per_second = (self.step - session_step) / max(1e-9, self.totals[1])
-        if self.cfg.max_steps:
-            eta = (self.cfg.max_steps - self.step) / max(1e-9, steps_per_second)
-        if self.cfg.max_time:
-            eta = min(eta, self.cfg.max_time - self.elapsed)
-        bar.update(self.step, loss, self.val_loss, rate, eta)
 
     # -- checkpoints and summary -------------------------------------------------------------
 
