@@ -19,9 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,9 +29,8 @@ import numpy as np
 from rnnkit.numpy import Optimizer, State
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
 from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
-from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
-from rnnkit.train.trainer import DivergenceGuard, TrainerSteps, TrainingDiverged, learning_rate
-from rnnkit.viz.plots import plot_loss
+from rnnkit.train.logging import MetricsLog, ProgressBar
+from rnnkit.train.trainer import TrainerBase, TrainingDiverged, learning_rate
 
 
 class Runner(Protocol):
@@ -110,7 +106,7 @@ def _blas_threads(threads: int) -> Iterator[None]:
         yield
 
 
-class NumpyTrainer(TrainerSteps):
+class NumpyTrainer(TrainerBase):
     """Trains ``runner``'s model with the loop of ``Trainer``: same steps, files, checkpoints.
 
     Args:
@@ -138,14 +134,7 @@ class NumpyTrainer(TrainerSteps):
     ):
         self.runner, self.cfg, self.evaluate, self.out = runner, cfg, evaluate, Path(out)
         self.task, self.meta, self.unit = task, dict(meta or {}), unit
-        self.step, self.elapsed = 0, 0.0
-        self.guard = DivergenceGuard(cfg.divergence_factor)
-        self.val_loss: float | None = None
-        self.best_val_loss: float | None = None
-        self.best_step: int | None = None
-        self.window = [0.0, 0, 0, 0.0]  # train loss sum, steps, items, seconds since last row
-        self.totals = [0, 0.0]  # items trained on, seconds of training steps
-        self.resumed, self.stop_requested = resume_from is not None, False
+        self._init_progress(resume_from is not None)
         if resume_from is not None:
             self._restore(*resume_from)
 
@@ -202,49 +191,20 @@ class NumpyTrainer(TrainerSteps):
 
     # -- the loop's steps --------------------------------------------------------------------
 
-    def _stop_reason(self) -> str:
-        if self.stop_requested:
-            return "interrupted"
-        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
-            return "max_steps"
-        if self.cfg.max_time and self.elapsed >= self.cfg.max_time:
-            return "max_time"
-        return ""
-
     def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
         val_loss = float(self.evaluate())
-        if not math.isfinite(val_loss):
-            self._diverged(f"validation loss is {val_loss}")
-        self.val_loss = val_loss
-        is_best = self.best_val_loss is None or val_loss < self.best_val_loss
-        if is_best:
-            self.best_val_loss, self.best_step = val_loss, self.step
-        log.write(self.step, val_loss=val_loss, lr=lr, wall_time=self.elapsed)
-        self._save("last.safetensors")
-        if is_best:
-            self._save("best.safetensors", full=False)
-        bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
+        self._record_eval(val_loss, log, bar, lr)
 
     # -- checkpoints and summary -------------------------------------------------------------
 
     def _save(self, name: str, full: bool = True) -> None:
         """Write a checkpoint: ``full`` = everything to resume; else the weights and meta."""
         tensors = with_prefix("model", self.runner.model.state_dict())
-        meta = {
-            "task": self.task,
-            "engine": "numpy",
-            "config": config_to_dict(self.cfg),
-            "step": self.step,
-            "val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            **self.meta,
-        }
+        meta = self._checkpoint_meta("numpy")
         if full:
             more_tensors, more_meta = self.runner.training_state()
             tensors |= more_tensors
-            meta |= more_meta | {"elapsed": self.elapsed, "divergence_guard": self.guard.state()}
-            meta |= {"window": self.window, "totals": self.totals}
+            meta |= more_meta | self._progress_meta()
         save_checkpoint(self.out / name, tensors, meta)
 
     def _restore(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -257,44 +217,4 @@ class NumpyTrainer(TrainerSteps):
                 f"resume: the checkpoint does not fit this config ({e}); resume with the run's "
                 f"own flags, or start a new run with another --out"
             ) from e
-        self.step, self.elapsed = meta["step"], meta["elapsed"]
-        self.guard.load(meta["divergence_guard"])
-        self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
-        self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
-
-    @contextlib.contextmanager
-    def _stop_on_sigint(self) -> Iterator[None]:
-        """Ctrl-C once: finish the step, save, stop. Twice: abort at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self.stop_requested:
-                raise KeyboardInterrupt
-            self.stop_requested = True
-            print("\nCtrl-C: stopping after this step (press again to abort)", file=sys.stderr)
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _finish(self, stop: str, loss: float) -> dict[str, Any]:
-        """Write summary.json and loss.png; return the summary."""
-        summary = {
-            "task": self.task,
-            "stop_reason": stop,
-            "steps": self.step,
-            "train_loss": loss if math.isfinite(loss) else None,
-            "final_val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            "throughput": self.totals[0] / self.totals[1] if self.totals[1] else None,
-            "unit": self.unit,
-            "wall_time": self.elapsed,
-        }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_loss(read_metrics(self.out / "metrics.csv"), self.out / "loss.png")
-        return summary
+        self._load_progress(meta)

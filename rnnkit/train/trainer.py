@@ -286,10 +286,75 @@ def _rng_from_tensors(tensors: dict, meta: dict) -> None:
 # the trainer
 
 
-class TrainerSteps:
-    """What both trainers (this torch one and rnnkit.train.numpy_trainer's) do after a step:
-    the divergence check and the metrics row and progress bar update. Expects ``cfg``,
-    ``out``, ``guard``, ``step``, ``elapsed``, ``val_loss``, ``window`` and ``totals``."""
+class TrainerBase:
+    """What both trainers (this torch one and rnnkit.train.numpy_trainer's) share, whatever the
+    engine: the run's progress (step, time, losses, divergence guard, throughput window) and
+    its checkpoint meta, stop reasons and Ctrl-C, the divergence check, metrics rows, progress
+    bar, evaluation records and the summary. A subclass sets ``cfg``, ``out``, ``task``,
+    ``meta`` and ``unit``, calls ``_init_progress``, and implements ``_save``."""
+
+    def _init_progress(self, resumed: bool) -> None:
+        self.step = 0
+        self.elapsed = 0.0  # seconds of this run, over all its sessions
+        self.guard = DivergenceGuard(self.cfg.divergence_factor)
+        self.val_loss: float | None = None
+        self.best_val_loss: float | None = None
+        self.best_step: int | None = None
+        self.window = [0.0, 0, 0, 0.0]  # train loss sum, steps, items, seconds since last row
+        self.totals = [0, 0.0]  # items trained on, seconds of training steps
+        self.resumed = resumed
+        self._stop_requested = False
+
+    def _checkpoint_meta(self, engine: str) -> dict[str, Any]:
+        """The meta of every checkpoint: task, engine, config, step and losses, task meta."""
+        return {
+            "task": self.task,
+            "engine": engine,
+            "config": config_to_dict(self.cfg),
+            "step": self.step,
+            "val_loss": self.val_loss,
+            "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
+            **self.meta,
+        }
+
+    def _progress_meta(self) -> dict[str, Any]:
+        """What a full checkpoint adds so that the run's progress resumes exactly."""
+        return {
+            "elapsed": self.elapsed,
+            "divergence_guard": self.guard.state(),
+            "window": self.window,
+            "totals": self.totals,
+        }
+
+    def _load_progress(self, meta: dict[str, Any]) -> None:
+        self.step, self.elapsed = meta["step"], meta["elapsed"]
+        self.guard.load(meta["divergence_guard"])
+        self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
+        self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
+
+    def _record_eval(self, val_loss: float, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
+        """Log a validation loss; save last.safetensors, and best.safetensors when it is best."""
+        if not math.isfinite(val_loss):
+            self._diverged(f"validation loss is {val_loss}")
+        self.val_loss = val_loss
+        is_best = self.best_val_loss is None or val_loss < self.best_val_loss
+        if is_best:
+            self.best_val_loss, self.best_step = val_loss, self.step
+        log.write(self.step, val_loss=val_loss, lr=lr, wall_time=self.elapsed)
+        self._save("last.safetensors")
+        if is_best:
+            self._save("best.safetensors", full=False)
+        bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
+
+    def _stop_reason(self) -> str:
+        if self._stop_requested:
+            return "interrupted"
+        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
+            return "max_steps"
+        if self.cfg.max_time and self.elapsed >= self.cfg.max_time:
+            return "max_time"
+        return ""
 
     def _check_divergence(self, loss: float, grad_norm: float | None) -> None:
         problem = self.guard.check(loss, grad_norm)
@@ -323,8 +388,46 @@ class TrainerSteps:
             eta = min(eta, self.cfg.max_time - self.elapsed)
         bar.update(self.step, loss, self.val_loss, rate, eta)
 
+    @contextlib.contextmanager
+    def _stop_on_sigint(self) -> Iterator[None]:
+        """Ctrl-C once: finish the step, save, stop. Twice: abort at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
 
-class Trainer(TrainerSteps):
+        def handler(signum, frame):
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            print("\nCtrl-C: stopping after this step (press again to abort)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _finish(self, stop: str, loss: float) -> dict[str, Any]:
+        """Write summary.json and loss.png; return the summary."""
+        rows = read_metrics(self.out / "metrics.csv")
+        summary = {
+            "task": self.task,
+            "stop_reason": stop,
+            "steps": self.step,
+            "train_loss": loss if math.isfinite(loss) else None,
+            "final_val_loss": self.val_loss,
+            "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
+            "throughput": self.totals[0] / self.totals[1] if self.totals[1] else None,
+            "unit": self.unit,
+            "wall_time": self.elapsed,
+        }
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        plot_loss(rows, self.out / "loss.png")
+        return summary
+
+
+class Trainer(TrainerBase):
     """Trains ``model`` on ``train_batch(step)`` batches with the loop of ``TrainConfig``.
 
     Args:
@@ -364,19 +467,10 @@ class Trainer(TrainerSteps):
         self.train_batch, self.evaluate = train_batch, evaluate
         self.callbacks: dict[str, list[Callable[[Trainer], None]]] = {"step": [], "eval": []}
         # the training state a checkpoint carries
-        self.step = 0
         self.state: State = None  # the recurrent state carried across batches (TBPTT)
-        self.elapsed = 0.0  # seconds of this run, over all its sessions
-        self.guard = DivergenceGuard(cfg.divergence_factor)
-        self.best_val_loss: float | None = None
-        self.best_step: int | None = None
-        self.val_loss: float | None = None
-        self.window = [0.0, 0, 0, 0.0]  # train loss sum, steps, items, seconds since last row
-        self.totals = [0, 0.0]  # items trained on, seconds of training steps
-        self.resumed = resume_from is not None
+        self._init_progress(resume_from is not None)
         if resume_from is not None:
             self._restore(*resume_from)
-        self._stop_requested = False
         self._bar: ProgressBar | None = None
 
     def add_callback(self, event: str, fn: Callable[[Trainer], None]) -> None:
@@ -473,31 +567,12 @@ class Trainer(TrainerSteps):
 
     # -- the loop's steps --------------------------------------------------------------------
 
-    def _stop_reason(self) -> str:
-        if self._stop_requested:
-            return "interrupted"
-        if self.cfg.max_steps and self.step >= self.cfg.max_steps:
-            return "max_steps"
-        if self.cfg.max_time and self.elapsed >= self.cfg.max_time:
-            return "max_time"
-        return ""
-
     def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float, autocast):
         self.model.eval()
         with torch.no_grad(), autocast:
             val_loss = float(self.evaluate(self.model))
         self.model.train()
-        if not math.isfinite(val_loss):
-            self._diverged(f"validation loss is {val_loss}")
-        self.val_loss = val_loss
-        is_best = self.best_val_loss is None or val_loss < self.best_val_loss
-        if is_best:
-            self.best_val_loss, self.best_step = val_loss, self.step
-        log.write(self.step, val_loss=val_loss, lr=lr, wall_time=self.elapsed)
-        self._save("last.safetensors")
-        if is_best:
-            self._save("best.safetensors", full=False)
-        bar.write(f"step {self.step}: val loss {val_loss:.4f}" + (" (best)" if is_best else ""))
+        self._record_eval(val_loss, log, bar, lr)
         for fn in self.callbacks["eval"]:
             fn(self)
 
@@ -506,24 +581,14 @@ class Trainer(TrainerSteps):
     def _save(self, name: str, full: bool = True) -> None:
         """Write a checkpoint: ``full`` = everything to resume; else the weights and meta."""
         tensors = with_prefix("model", self.model.state_dict())
-        meta = {
-            "task": self.task,
-            "engine": "torch",
-            "config": config_to_dict(self.cfg),
-            "step": self.step,
-            "val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            **self.meta,
-        }
+        meta = self._checkpoint_meta("torch")
         if full:
             optim_tensors, optim_meta = _optimizer_to_tensors(self.optimizer)
             rng_tensors, rng_meta = _rng_to_tensors()
             state_tensors, state_n = _state_to_tensors(self.state)
             tensors |= optim_tensors | rng_tensors | state_tensors
             meta |= {"optim": optim_meta, "rng": rng_meta, "state": state_n}
-            meta |= {"elapsed": self.elapsed, "divergence_guard": self.guard.state()}
-            meta |= {"window": self.window, "totals": self.totals}
+            meta |= self._progress_meta()
         save_checkpoint(self.out / name, tensors, meta)
 
     def _restore(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -540,45 +605,4 @@ class Trainer(TrainerSteps):
         _rng_from_tensors(tensors, meta["rng"])
         carried = {k: v for k, v in tensors.items() if k == "state" or k.startswith("state.")}
         self.state = _state_from_tensors(carried, meta["state"], self.device)
-        self.step, self.elapsed = meta["step"], meta["elapsed"]
-        self.guard.load(meta["divergence_guard"])
-        self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
-        self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
-
-    @contextlib.contextmanager
-    def _stop_on_sigint(self) -> Iterator[None]:
-        """Ctrl-C once: finish the step, save, stop. Twice: abort at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def handler(signum, frame):
-            if self._stop_requested:
-                raise KeyboardInterrupt
-            self._stop_requested = True
-            print("\nCtrl-C: stopping after this step (press again to abort)", file=sys.stderr)
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _finish(self, stop: str, loss: float) -> dict[str, Any]:
-        """Write summary.json and loss.png; return the summary."""
-        rows = read_metrics(self.out / "metrics.csv")
-        summary = {
-            "task": self.task,
-            "stop_reason": stop,
-            "steps": self.step,
-            "train_loss": loss if math.isfinite(loss) else None,
-            "final_val_loss": self.val_loss,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            "throughput": self.totals[0] / self.totals[1] if self.totals[1] else None,
-            "unit": self.unit,
-            "wall_time": self.elapsed,
-        }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_loss(rows, self.out / "loss.png")
-        return summary
+        self._load_progress(meta)
