@@ -7,6 +7,8 @@ import signal
 import numpy as np
 import pytest
 import torch
+from cli_helpers import CHARLM_TINY as TINY
+from cli_helpers import TEXT, fails
 
 from rnnkit.cli import main
 from rnnkit.data.text import Vocab
@@ -14,15 +16,6 @@ from rnnkit.tasks import charlm
 from rnnkit.tasks.charlm import CharLM, Config, evaluate_text, load_model, sample_text
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.logging import read_metrics
-
-TEXT = "".join(
-    f"{w} " for _ in range(60) for w in "the quick brown fox jumps over a lazy dog".split()
-)
-TINY = (
-    "--hidden-size 16 --embedding-size 8 --batch-size 4 --seq-length 16 --max-steps 12 "
-    "--max-time 0 --eval-every 5 --log-every 1 --sample-every 6 --sample-length 20 "
-    "--warmup-steps 2 --no-tensorboard"
-).split()
 
 
 def tiny_config(**kw) -> Config:
@@ -189,17 +182,6 @@ def test_no_verb_prints_the_task_help(capsys):
 
 
 # --- bad input: one line on stderr, exit code 2, nothing on disk touched -------------------------
-
-
-def fails(argv, capsys, message):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse exits by itself on a bad flag
-        code = e.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cli_helpers import CHARLM_TINY as TINY
+from cli_helpers import TEXT, fails
 
 from rnnkit.cli import main
 from rnnkit.data.text import StreamBatches, Vocab, load_corpus, split_corpus
@@ -22,14 +24,6 @@ from rnnkit.train.config import config_to_dict
 from rnnkit.train.logging import read_metrics
 from rnnkit.train.trainer import build_optimizer
 
-TEXT = "".join(
-    f"{w} " for _ in range(60) for w in "the quick brown fox jumps over a lazy dog".split()
-)
-TINY = (
-    "--hidden-size 16 --embedding-size 8 --batch-size 4 --seq-length 16 --max-steps 12 "
-    "--max-time 0 --eval-every 5 --log-every 1 --sample-every 6 --sample-length 20 "
-    "--warmup-steps 2 --no-tensorboard"
-).split()
 NUMPY = TINY + ["--engine", "numpy"]
 PRESET = (
     "--preset min-char-rnn --hidden-size 16 --max-steps 30 --max-time 0 --eval-every 15 "
@@ -56,16 +50,6 @@ def corpus_file(tmp_path):
 def train(tmp_path, corpus_file, out, flags, *extra):
     argv = ["charlm", "train", "--data", str(corpus_file), "--out", str(tmp_path / out)]
     return main(argv + flags + list(extra))
-
-
-def fails(argv, capsys, message):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse exits by itself on a bad flag
-        code = e.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
 
 
 # --- --engine numpy --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import fails
 from torch import nn
 
 from rnnkit.cli import main
@@ -243,16 +244,6 @@ def test_api_quantiles_on_a_cube(tmp_path):
 
 
 # --- bad input: one line on stderr, exit code 2 -------------------------------------------------
-
-
-def fails(argv, capsys, message):
-    try:
-        code = main(argv)
-    except SystemExit as e:  # argparse exits by itself on a bad flag
-        code = e.code
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(
