@@ -83,9 +83,8 @@ FASHION_STEPS = 8 * 422  # 8 epochs of the 54000 images left after validation, b
 
 def run(argv: list[str], out: Path) -> dict:
     """``rnnkit classify train ARGV --out OUT`` in this process, its output to OUT.log;
-    returns summary.json with "seconds" and the validation losses by step ("val_losses")."""
+    returns summary.json with "seconds"."""
     from rnnkit.cli import main
-    from rnnkit.train.logging import read_metrics
 
     start = time.perf_counter()
     log_path = out.with_name(out.name + ".log")
@@ -96,8 +95,6 @@ def run(argv: list[str], out: Path) -> dict:
         raise RuntimeError(f"rnnkit exited with {code}; see {log_path}")
     summary = json.loads((out / "summary.json").read_text())
     summary["seconds"] = time.perf_counter() - start
-    rows = read_metrics(out / "metrics.csv")
-    summary["val_losses"] = {int(r["step"]): r["val_loss"] for r in rows if r["val_loss"]}
     return summary
 
 
