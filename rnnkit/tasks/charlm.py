@@ -105,8 +105,10 @@ class Config(TrainConfig):
         "seq 25, Adagrad 0.1, clip 5; hidden size, seq length, lr, clip and sampling adjustable)",
     )
     lr: float = option(5e-3, "peak learning rate")
-    schedule: Literal["cosine", "wsd", "step", "constant"] = option(
-        "wsd", "after warmup: cosine, wsd (stable then decay), step (char-rnn) or constant"
+    schedule: Literal["cosine", "wsd", "step", "plateau", "constant"] = option(
+        "wsd",
+        "after warmup: cosine, wsd (stable then decay), step (char-rnn), plateau (decay when "
+        "the training loss stalls) or constant",
     )
     warmup_steps: int = option(30, "steps of linear warmup from 0 to lr")
     decay_fraction: float = option(0.2, "wsd: the last part of the budget that decays the lr")

@@ -180,17 +180,25 @@ class TrainConfig:
 
     optimizer: Literal["adamw", "adam", "rmsprop", "adagrad", "sgd"] = option("adamw", "optimizer")
     lr: float = option(2e-3, "peak learning rate")
-    schedule: Literal["cosine", "wsd", "step", "constant"] = option(
+    schedule: Literal["cosine", "wsd", "step", "plateau", "constant"] = option(
         "cosine",
         "after warmup: cosine decay to lr*min_lr_fraction over the budget; wsd: lr, then a "
         "linear decay to lr*min_lr_fraction over the last decay_fraction of the budget; step: "
-        "multiply by lr_decay every lr_decay_every steps (char-rnn); constant",
+        "multiply by lr_decay every lr_decay_every steps (char-rnn); plateau: multiply by "
+        "lr_decay when the training loss (its mean over each lr_decay_every steps) has not "
+        "improved for plateau_patience such windows, down to lr*min_lr_fraction (Keras's "
+        "ReduceLROnPlateau); constant",
     )
     warmup_steps: int = option(100, "steps of linear warmup from 0 to lr")
-    min_lr_fraction: float = option(0.1, "cosine, wsd: final lr as a fraction of lr")
+    min_lr_fraction: float = option(
+        0.1, "cosine, wsd: final lr; plateau: lowest lr; as a fraction of lr"
+    )
     decay_fraction: float = option(0.3, "wsd: the last part of the budget that decays the lr")
-    lr_decay: float = option(0.97, "step schedule: factor applied every lr_decay_every steps")
-    lr_decay_every: int = option(1000, "step schedule: steps between two decays")
+    lr_decay: float = option(0.97, "step, plateau: the factor of one decay")
+    lr_decay_every: int = option(
+        1000, "step: steps between two decays; plateau: steps per window of the training loss"
+    )
+    plateau_patience: int = option(10, "plateau: windows without improvement before the lr decays")
     weight_decay: float = option(
         0.1, "decay of weight matrices (decoupled with adamw, an L2 penalty otherwise)"
     )
@@ -217,6 +225,9 @@ class TrainConfig:
         require(0 < self.decay_fraction <= 1, "decay_fraction", "0..1", self.decay_fraction)
         require(0 < self.lr_decay <= 1, "lr_decay", "a number in (0, 1]", self.lr_decay)
         require(self.lr_decay_every >= 1, "lr_decay_every", "an int >= 1", self.lr_decay_every)
+        require(
+            self.plateau_patience >= 1, "plateau_patience", "an int >= 1", self.plateau_patience
+        )
         require(self.weight_decay >= 0, "weight_decay", "a number >= 0", self.weight_decay)
         require(0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
         require(0 <= self.beta2 < 1, "beta2", "a number in [0, 1)", self.beta2)

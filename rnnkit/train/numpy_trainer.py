@@ -30,7 +30,7 @@ from rnnkit.numpy import Optimizer, State
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
 from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
 from rnnkit.train.logging import MetricsLog, ProgressBar
-from rnnkit.train.trainer import TrainerBase, TrainingDiverged, learning_rate
+from rnnkit.train.trainer import TrainerBase, TrainingDiverged
 
 
 class Runner(Protocol):
@@ -147,7 +147,7 @@ class NumpyTrainer(TrainerBase):
         bar = ProgressBar(cfg.max_steps, self.step, self.unit)
         session_start, session_step = time.perf_counter() - self.elapsed, self.step
         last_eval, loss, stop = -1, math.nan, ""
-        lr = learning_rate(cfg, self.step, self.elapsed)
+        lr = self._learning_rate()
         try:
             with self._stop_on_sigint(), _blas_threads(cfg.threads):
                 while True:
@@ -156,8 +156,8 @@ class NumpyTrainer(TrainerBase):
                     stop = self._stop_reason()
                     if stop:
                         break
-                    # 2. the learning rate of this step (a pure function of step and time)
-                    lr = learning_rate(cfg, self.step, self.elapsed)
+                    # 2. the learning rate of this step
+                    lr = self._learning_rate()
                     # 3. evaluate and checkpoint
                     if self.step % cfg.eval_every == 0 and last_eval != self.step:
                         self._evaluate_and_checkpoint(log, bar, lr)
@@ -165,7 +165,7 @@ class NumpyTrainer(TrainerBase):
                     # 4-7. forward, backward, clip, step (the runner's; state carried inside)
                     t_step = time.perf_counter()
                     loss, items, grad_norm = runner.train_step(self.step, lr)
-                    self._check_divergence(loss, grad_norm)
+                    self._observe_loss(loss, grad_norm)
                     self.step += 1
                     # 8. log, then print samples
                     seconds = time.perf_counter() - t_step

@@ -90,10 +90,15 @@ def training_progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
     return min(1.0, max(fractions))
 
 
-def learning_rate(cfg: TrainConfig, step: int, elapsed: float) -> float:
-    """The learning rate of ``step`` at ``elapsed`` seconds: linear warmup, then the schedule."""
+def learning_rate(
+    cfg: TrainConfig, step: int, elapsed: float, plateau: Plateau | None = None
+) -> float:
+    """The learning rate of ``step`` at ``elapsed`` seconds: linear warmup, then the schedule
+    (the plateau schedule's from ``plateau``, which follows the training loss)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "plateau":
+        return plateau.lr if plateau is not None else cfg.lr
     if cfg.schedule == "constant":
         return cfg.lr
     if cfg.schedule == "step":
@@ -168,6 +173,48 @@ def resume_config(
                 f"{getattr(cfg, name)!r}); start a new run with another --out instead"
             )
     return cfg, resume_from
+
+
+class Plateau:
+    """The plateau schedule (Keras's ReduceLROnPlateau, on the training loss): the mean loss of
+    each window of ``lr_decay_every`` steps after warmup is compared with the best so far; after
+    ``plateau_patience`` windows without an improvement of more than ``MIN_DELTA`` the lr is
+    multiplied by ``lr_decay`` (not below ``lr * min_lr_fraction``) and the count restarts.
+    """
+
+    MIN_DELTA = 1e-4  # Keras's default
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.lr = cfg.lr
+        self.best = math.inf
+        self.wait = 0  # windows since the last improvement
+        self.window = [0.0, 0]  # loss sum, steps
+
+    def observe(self, step: int, loss: float) -> None:
+        """Count the training loss of ``step`` (0-based)."""
+        cfg = self.cfg
+        if step < cfg.warmup_steps:
+            return
+        self.window = [self.window[0] + loss, self.window[1] + 1]
+        if self.window[1] < cfg.lr_decay_every:
+            return
+        mean, self.window = self.window[0] / self.window[1], [0.0, 0]
+        if mean < self.best - self.MIN_DELTA:
+            self.best, self.wait = mean, 0
+            return
+        self.wait += 1
+        if self.wait >= cfg.plateau_patience:
+            self.lr = max(self.lr * cfg.lr_decay, cfg.lr * cfg.min_lr_fraction)
+            self.wait = 0
+
+    def state(self) -> dict[str, Any]:
+        best = None if math.isinf(self.best) else self.best  # JSON has no inf
+        return {"lr": self.lr, "best": best, "wait": self.wait, "window": self.window}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.lr, self.wait, self.window = state["lr"], state["wait"], state["window"]
+        self.best = math.inf if state["best"] is None else state["best"]
 
 
 class DivergenceGuard:
@@ -297,6 +344,7 @@ class TrainerBase:
         self.step = 0
         self.elapsed = 0.0  # seconds of this run, over all its sessions
         self.guard = DivergenceGuard(self.cfg.divergence_factor)
+        self.plateau = Plateau(self.cfg)
         self.val_loss: float | None = None
         self.best_val_loss: float | None = None
         self.best_step: int | None = None
@@ -323,6 +371,7 @@ class TrainerBase:
         return {
             "elapsed": self.elapsed,
             "divergence_guard": self.guard.state(),
+            "plateau": self.plateau.state(),
             "window": self.window,
             "totals": self.totals,
         }
@@ -330,6 +379,8 @@ class TrainerBase:
     def _load_progress(self, meta: dict[str, Any]) -> None:
         self.step, self.elapsed = meta["step"], meta["elapsed"]
         self.guard.load(meta["divergence_guard"])
+        if "plateau" in meta:  # checkpoints before the plateau schedule lack it
+            self.plateau.load(meta["plateau"])
         self.val_loss, self.best_val_loss = meta["val_loss"], meta["best_val_loss"]
         self.best_step, self.window, self.totals = meta["best_step"], meta["window"], meta["totals"]
 
@@ -356,10 +407,15 @@ class TrainerBase:
             return "max_time"
         return ""
 
-    def _check_divergence(self, loss: float, grad_norm: float | None) -> None:
+    def _learning_rate(self) -> float:
+        return learning_rate(self.cfg, self.step, self.elapsed, self.plateau)
+
+    def _observe_loss(self, loss: float, grad_norm: float | None) -> None:
+        """The training loss of this step: stop if it diverged, else feed the plateau schedule."""
         problem = self.guard.check(loss, grad_norm)
         if problem:
             self._diverged(problem)
+        self.plateau.observe(self.step, loss)
 
     def _diverged(self, what: str) -> None:
         last = self.out / "last.safetensors"
@@ -502,7 +558,7 @@ class Trainer(TrainerBase):
         autocast = torch.autocast(self.device.type, torch.bfloat16, cfg.precision == "bf16")
         session_start, session_step = time.perf_counter() - self.elapsed, self.step
         last_eval, loss_value, stop = -1, math.nan, ""
-        lr = learning_rate(cfg, self.step, self.elapsed)
+        lr = self._learning_rate()
         try:
             with self._stop_on_sigint():
                 while True:
@@ -512,7 +568,7 @@ class Trainer(TrainerBase):
                     if stop:
                         break
                     # 2. the learning rate of this step
-                    lr = learning_rate(cfg, self.step, self.elapsed)
+                    lr = self._learning_rate()
                     for group in opt.param_groups:
                         group["lr"] = lr
                     # 3. evaluate and checkpoint
@@ -536,7 +592,7 @@ class Trainer(TrainerBase):
                     max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
                     grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
                     loss_value = loss.item()
-                    self._check_divergence(loss_value, float(grad_norm))
+                    self._observe_loss(loss_value, float(grad_norm))
                     # 7. step
                     opt.step()
                     self.state = _detach(self.state)

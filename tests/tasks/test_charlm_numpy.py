@@ -167,7 +167,14 @@ def test_divergence_exits_1_and_keeps_the_checkpoint(tmp_path, corpus_file, caps
     assert meta["step"] == 0 and all(np.isfinite(v).all() for v in tensors.values())
 
 
-@pytest.mark.parametrize("flags, runner", [(NUMPY, "StreamRunner"), (PRESET, "PresetRunner")])
+PLATEAU = ["--schedule", "plateau", "--lr-decay", "0.5", "--lr-decay-every", "1"]
+PLATEAU += ["--plateau-patience", "1"]  # the lr decays within the 12 steps
+
+
+@pytest.mark.parametrize(
+    "flags, runner",
+    [(NUMPY, "StreamRunner"), (NUMPY + PLATEAU, "StreamRunner"), (PRESET, "PresetRunner")],
+)
 def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch, flags, runner):
     assert train(tmp_path, corpus_file, "straight", flags) == 0
 
@@ -189,6 +196,8 @@ def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch, flags, 
     straight = read_metrics(tmp_path / "straight" / "metrics.csv")
     resumed = read_metrics(tmp_path / "resumed" / "metrics.csv")
     assert [[r[k] for k in key] for r in straight] == [[r[k] for k in key] for r in resumed]
+    if flags[-len(PLATEAU) :] == PLATEAU:
+        assert len({r["lr"] for r in straight if r["step"] > 7}) > 1  # decayed after the resume
     a, meta_a = load_checkpoint(tmp_path / "straight" / "last.safetensors", framework="np")
     b, meta_b = load_checkpoint(tmp_path / "resumed" / "last.safetensors", framework="np")
     assert a.keys() == b.keys() and meta_a["rng"] == meta_b["rng"]

@@ -15,6 +15,7 @@ from rnnkit.train.config import ConfigError, TrainConfig
 from rnnkit.train.logging import read_metrics
 from rnnkit.train.trainer import (
     DivergenceGuard,
+    Plateau,
     Trainer,
     TrainingDiverged,
     build_optimizer,
@@ -86,6 +87,49 @@ def test_learning_rate_schedule():
     assert learning_rate(config(schedule="constant", warmup_steps=0), 7, 9.0) == 2e-3
 
 
+def test_plateau_schedule_follows_torchs_reduce_lr_on_plateau():
+    """Keras's ReduceLROnPlateau semantics, checked against torch's (whose patience counts one
+    more bad window: torch waits for ``num_bad_epochs > patience``, Keras for ``>=``)."""
+    cfg = config(lr=1.0, warmup_steps=3, schedule="plateau", lr_decay=0.5, lr_decay_every=2,
+                 plateau_patience=3, min_lr_fraction=0.1)  # fmt: skip
+    plateau = Plateau(cfg)
+    weight = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([weight], lr=1.0)
+    torch_plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=0.5, patience=2, threshold=Plateau.MIN_DELTA, threshold_mode="abs", min_lr=0.1
+    )
+    rng = torch.Generator().manual_seed(0)
+    losses = (2.0 / torch.arange(1, 301) + 0.3 * torch.rand(300, generator=rng)).tolist()
+    lrs, window = [], []
+    for step, loss in enumerate(losses):
+        assert learning_rate(cfg, step, 0.0, plateau) == (
+            pytest.approx((step + 1) / 3) if step < 3 else plateau.lr
+        )
+        plateau.observe(step, loss)
+        if step >= 3:
+            window.append(loss)
+        if len(window) == 2:  # the end of a window: torch sees its mean
+            torch_plateau.step(sum(window) / 2)
+            window = []
+        assert plateau.lr == pytest.approx(opt.param_groups[0]["lr"]), step
+        lrs.append(plateau.lr)
+    assert sorted(set(lrs)) == [0.1, 0.125, 0.25, 0.5, 1.0]  # halved, then held at the floor
+
+    restored = Plateau(cfg)
+    restored.load(json.loads(json.dumps(plateau.state())))  # as the checkpoint meta carries it
+    for step, loss in enumerate([5.0, 4.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0], start=300):
+        plateau.observe(step, loss)
+        restored.observe(step, loss)
+        assert (restored.lr, restored.best, restored.wait) == (
+            plateau.lr,
+            plateau.best,
+            plateau.wait,
+        )
+    fresh = Plateau(cfg)
+    fresh.load(json.loads(json.dumps(fresh.state())))  # no window yet: best is inf
+    assert fresh.best == math.inf
+
+
 @pytest.mark.parametrize("name", ["adamw", "adam", "rmsprop", "adagrad", "sgd"])
 def test_optimizers(name):
     model = Toy()
@@ -139,11 +183,13 @@ def test_stateless_batches(tmp_path):
     assert not any(given for given, _ in trainer.model.seen)
 
 
-def test_ctrl_c_saves_and_resume_is_exact(tmp_path):
-    straight = make(tmp_path / "a")
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_ctrl_c_saves_and_resume_is_exact(tmp_path, schedule):
+    cfg = config(schedule=schedule, lr_decay=0.5, lr_decay_every=1, plateau_patience=1)
+    straight = make(tmp_path / "a", cfg)
     straight.fit()
 
-    interrupted = make(tmp_path / "b")
+    interrupted = make(tmp_path / "b", cfg)
     interrupted.add_callback(
         "step", lambda t: os.kill(os.getpid(), signal.SIGINT) if t.step == 7 else None
     )
@@ -153,10 +199,12 @@ def test_ctrl_c_saves_and_resume_is_exact(tmp_path):
     checkpoint = load_checkpoint(tmp_path / "b" / "last.safetensors", task="toy")
     assert checkpoint[1]["step"] == 7
 
-    resumed = make(tmp_path / "b", resume_from=checkpoint, seed=123)  # other init: overwritten
+    resumed = make(tmp_path / "b", cfg, resume_from=checkpoint, seed=123)  # init overwritten
     resumed.fit()
     a = read_metrics(tmp_path / "a" / "metrics.csv")
     b = read_metrics(tmp_path / "b" / "metrics.csv")
+    if schedule == "plateau":  # the loss stalled at some point after step 7: the lr decayed
+        assert len({r["lr"] for r in a if r["step"] > 7}) > 1
     key = ("step", "train_loss", "val_loss", "lr")
     assert [[r[k] for k in key] for r in a] == [[r[k] for k in key] for r in b]
     for name, value in straight.model.state_dict().items():
