@@ -1,6 +1,6 @@
 """The training loop of the NumPy engine: ``Trainer``'s loop, for models that NumPy code trains.
 
-``NumpyTrainer.fit`` is the loop of ``rnnkit.train.Trainer`` in the same order (stop?, lr,
+``NumpyTrainer.fit`` is the loop of ``rnnkit.train.Trainer`` (``TrainerBase.fit``: stop?, lr,
 evaluate + checkpoint, forward + backward + clip + step, log), with the same learning-rate
 schedule (``learning_rate``), run directory (config.json, metrics.csv, summary.json, loss.png),
 Ctrl-C handling, divergence checks and checkpoints: ``last.safetensors`` (everything to resume)
@@ -17,9 +17,6 @@ with its scalars in meta["optim"] (``optimizer_to_tensors``), the carried recurr
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,9 +25,9 @@ import numpy as np
 
 from rnnkit.numpy import Optimizer, State
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, strip_prefix, with_prefix
-from rnnkit.train.config import ConfigError, TrainConfig, config_to_dict
+from rnnkit.train.config import ConfigError, TrainConfig
 from rnnkit.train.logging import MetricsLog, ProgressBar
-from rnnkit.train.trainer import TrainerBase, TrainingDiverged
+from rnnkit.train.trainer import TrainerBase
 
 
 class Runner(Protocol):
@@ -138,58 +135,19 @@ class NumpyTrainer(TrainerBase):
         if resume_from is not None:
             self._restore(*resume_from)
 
-    def fit(self) -> dict[str, Any]:
-        """Train until the budget is spent or Ctrl-C; returns the summary (summary.json)."""
-        cfg, runner = self.cfg, self.runner
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
-        log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
-        bar = ProgressBar(cfg.max_steps, self.step, self.unit)
-        session_start, session_step = time.perf_counter() - self.elapsed, self.step
-        last_eval, loss, stop = -1, math.nan, ""
-        lr = self._learning_rate()
-        try:
-            with self._stop_on_sigint(), _blas_threads(cfg.threads):
-                while True:
-                    self.elapsed = time.perf_counter() - session_start
-                    # 1. stop when the budget is spent or Ctrl-C was pressed
-                    stop = self._stop_reason()
-                    if stop:
-                        break
-                    # 2. the learning rate of this step
-                    lr = self._learning_rate()
-                    # 3. evaluate and checkpoint
-                    if self.step % cfg.eval_every == 0 and last_eval != self.step:
-                        self._evaluate_and_checkpoint(log, bar, lr)
-                        last_eval = self.step
-                    # 4-7. forward, backward, clip, step (the runner's; state carried inside)
-                    t_step = time.perf_counter()
-                    loss, items, grad_norm = runner.train_step(self.step, lr)
-                    self._observe_loss(loss, grad_norm)
-                    self.step += 1
-                    # 8. log, then print samples
-                    seconds = time.perf_counter() - t_step
-                    self._log_step(log, bar, loss, items, seconds, lr, session_step)
-                    runner.after_step(bar.write)
-                # the end: a last evaluation (unless Ctrl-C) and checkpoint
-                self.elapsed = time.perf_counter() - session_start
-                if stop == "interrupted":
-                    self._save("last.safetensors")
-                    bar.write(
-                        f"interrupted: saved {self.out / 'last.safetensors'} at step "
-                        f"{self.step}; continue with --resume"
-                    )
-                elif last_eval != self.step:
-                    self._evaluate_and_checkpoint(log, bar, lr)
-        except TrainingDiverged:
-            self._finish("diverged", loss)
-            raise
-        finally:
-            bar.close()
-            log.close()
-        return self._finish(stop, loss)
+    # -- the loop's steps (TrainerBase.fit runs the loop) -----------------------------------
 
-    # -- the loop's steps --------------------------------------------------------------------
+    def _train_step(self, lr: float) -> tuple[float, int]:
+        """Steps 4-7: forward, backward, clip, step (the runner's; state carried inside)."""
+        loss, items, grad_norm = self.runner.train_step(self.step, lr)
+        self._observe_loss(loss, grad_norm)
+        return loss, items
+
+    def _after_step(self) -> None:
+        self.runner.after_step(self._bar.write)  # e.g. print samples
+
+    def _session(self) -> contextlib.AbstractContextManager:
+        return _blas_threads(self.cfg.threads)
 
     def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
         val_loss = float(self.evaluate())

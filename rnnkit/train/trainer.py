@@ -1,9 +1,10 @@
 """The one training loop, shared by every task.
 
-The loop (``Trainer.fit``) is written out in plain order, as nanoGPT's train.py: stop when the
-budget is spent, set the learning rate (a pure function of step and time), evaluate and
-checkpoint, forward, backward, clip, step, log. It knows nothing of what the task models; a task
-hands it
+The loop (``TrainerBase.fit``, which the NumPy engine's trainer shares) is written out in plain
+order, as nanoGPT's train.py: stop when the budget is spent, set the learning rate (a function
+of step and time; the plateau schedule's also of the losses so far), evaluate and checkpoint,
+then ``Trainer._train_step``: forward, backward, clip, step; log. It knows nothing of what the
+task models; a task hands it
 
 - ``model``: an ``nn.Module`` with ``forward(x, targets=None) -> (output, loss)``;
 - ``train_batch(step) -> batch``: the batch of a step, a pure function of ``step`` (so that a
@@ -335,16 +336,95 @@ def _rng_from_tensors(tensors: dict, meta: dict) -> None:
 
 class TrainerBase:
     """What both trainers (this torch one and rnnkit.train.numpy_trainer's) share, whatever the
-    engine: the run's progress (step, time, losses, divergence guard, throughput window) and
-    its checkpoint meta, stop reasons and Ctrl-C, the divergence check, metrics rows, progress
-    bar, evaluation records and the summary. A subclass sets ``cfg``, ``out``, ``task``,
-    ``meta`` and ``unit``, calls ``_init_progress``, and implements ``_save``."""
+    engine: the loop (``fit``), the run's progress (step, time, losses, divergence guard,
+    plateau schedule, throughput window) and its checkpoint meta, stop reasons and Ctrl-C, the
+    divergence check, metrics rows, progress bar, evaluation records and the summary. A
+    subclass sets ``cfg``, ``out``, ``task``, ``meta`` and ``unit``, calls ``_init_progress``,
+    and implements the engine's steps: ``_train_step``, ``_evaluate_and_checkpoint`` and
+    ``_save`` (``_after_step`` and ``_session`` where it needs them)."""
+
+    def fit(self) -> dict[str, Any]:
+        """Train until the budget is spent or Ctrl-C; returns the summary (summary.json)."""
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
+        log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
+        bar = self._bar = ProgressBar(cfg.max_steps, self.step, self.unit)
+        session_start, session_step = time.perf_counter() - self.elapsed, self.step
+        last_eval, stop = -1, ""
+        lr = self._learning_rate()
+        try:
+            with self._stop_on_sigint(), self._session():
+                while True:
+                    self.elapsed = time.perf_counter() - session_start
+                    # 1. stop when the budget is spent or Ctrl-C was pressed
+                    stop = self._stop_reason()
+                    if stop:
+                        break
+                    # 2. the learning rate of this step
+                    lr = self._learning_rate()
+                    # 3. evaluate and checkpoint
+                    if self.step % cfg.eval_every == 0 and last_eval != self.step:
+                        self._evaluate_and_checkpoint(log, bar, lr)
+                        last_eval = self.step
+                    # 4-7. forward, backward, clip (stopping on a diverged loss), step
+                    t_step = time.perf_counter()
+                    loss, items = self._train_step(lr)
+                    self.step += 1
+                    # 8. log, then the task's work (samples, callbacks)
+                    seconds = time.perf_counter() - t_step
+                    self._log_step(log, bar, loss, items, seconds, lr, session_step)
+                    self._after_step()
+                # the end: a last evaluation (unless Ctrl-C) and checkpoint
+                self.elapsed = time.perf_counter() - session_start
+                if stop == "interrupted":
+                    self._save("last.safetensors")
+                    bar.write(
+                        f"interrupted: saved {self.out / 'last.safetensors'} at step "
+                        f"{self.step}; continue with --resume"
+                    )
+                elif last_eval != self.step:
+                    self._evaluate_and_checkpoint(log, bar, lr)
+        except TrainingDiverged:
+            self._finish("diverged", self.loss)
+            raise
+        finally:
+            bar.close()
+            log.close()
+            self._bar = None
+        return self._finish(stop, self.loss)
+
+    # -- the engine's part of the loop -------------------------------------------------------
+
+    def _train_step(self, lr: float) -> tuple[float, int]:
+        """Forward, backward, clip, ``_observe_loss`` and step on the batch of ``self.step``
+        at ``lr``; returns (loss, items trained on)."""
+        raise NotImplementedError
+
+    def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
+        """Compute the validation loss and ``_record_eval`` it."""
+        raise NotImplementedError
+
+    def _save(self, name: str, full: bool = True) -> None:
+        """Write a checkpoint: ``full`` = everything to resume; else the weights and meta."""
+        raise NotImplementedError
+
+    def _after_step(self) -> None:
+        """Task work after a step's log row."""
+
+    def _session(self) -> contextlib.AbstractContextManager:
+        """What holds around a whole session of the loop."""
+        return contextlib.nullcontext()
+
+    # -- progress ----------------------------------------------------------------------------
 
     def _init_progress(self, resumed: bool) -> None:
         self.step = 0
         self.elapsed = 0.0  # seconds of this run, over all its sessions
         self.guard = DivergenceGuard(self.cfg.divergence_factor)
         self.plateau = Plateau(self.cfg)
+        self.loss = math.nan  # the training loss of the last step
+        self._bar: ProgressBar | None = None
         self.val_loss: float | None = None
         self.best_val_loss: float | None = None
         self.best_step: int | None = None
@@ -412,6 +492,7 @@ class TrainerBase:
 
     def _observe_loss(self, loss: float, grad_norm: float | None) -> None:
         """The training loss of this step: stop if it diverged, else feed the plateau schedule."""
+        self.loss = loss
         problem = self.guard.check(loss, grad_norm)
         if problem:
             self._diverged(problem)
@@ -521,13 +602,13 @@ class Trainer(TrainerBase):
         self.model = model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.train_batch, self.evaluate = train_batch, evaluate
+        self._autocast = torch.autocast(self.device.type, torch.bfloat16, cfg.precision == "bf16")
         self.callbacks: dict[str, list[Callable[[Trainer], None]]] = {"step": [], "eval": []}
         # the training state a checkpoint carries
         self.state: State = None  # the recurrent state carried across batches (TBPTT)
         self._init_progress(resume_from is not None)
         if resume_from is not None:
             self._restore(*resume_from)
-        self._bar: ProgressBar | None = None
 
     def add_callback(self, event: str, fn: Callable[[Trainer], None]) -> None:
         """Call ``fn(trainer)`` after each training step (``"step"``) or evaluation (``"eval"``)."""
@@ -546,86 +627,42 @@ class Trainer(TrainerBase):
         """Stop after the current step, saving a checkpoint (what Ctrl-C does)."""
         self._stop_requested = True
 
-    # -- the loop ----------------------------------------------------------------------------
-
-    def fit(self) -> dict[str, Any]:
-        """Train until the budget is spent or Ctrl-C; returns the summary (summary.json)."""
-        cfg, model, opt = self.cfg, self.model, self.optimizer
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n")
-        log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
-        bar = self._bar = ProgressBar(cfg.max_steps, self.step, self.unit)
-        autocast = torch.autocast(self.device.type, torch.bfloat16, cfg.precision == "bf16")
-        session_start, session_step = time.perf_counter() - self.elapsed, self.step
-        last_eval, loss_value, stop = -1, math.nan, ""
-        lr = self._learning_rate()
-        try:
-            with self._stop_on_sigint():
-                while True:
-                    self.elapsed = time.perf_counter() - session_start
-                    # 1. stop when the budget is spent or Ctrl-C was pressed
-                    stop = self._stop_reason()
-                    if stop:
-                        break
-                    # 2. the learning rate of this step
-                    lr = self._learning_rate()
-                    for group in opt.param_groups:
-                        group["lr"] = lr
-                    # 3. evaluate and checkpoint
-                    if self.step % cfg.eval_every == 0 and last_eval != self.step:
-                        self._evaluate_and_checkpoint(log, bar, lr, autocast)
-                        last_eval = self.step
-                    t_step = time.perf_counter()
-                    # 4. forward, carrying the recurrent state of a stateful task
-                    batch = self.train_batch(self.step)
-                    x, y = batch[0].to(self.device), batch[1].to(self.device)
-                    with autocast:
-                        if len(batch) == 3:
-                            state = None if batch[2] else self.state
-                            (_, self.state), loss = model(x, y, state=state)
-                        else:
-                            _, loss = model(x, y)
-                    # 5. backward
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    # 6. clip; stop on a NaN or exploding loss before the step spoils the weights
-                    max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
-                    grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-                    loss_value = loss.item()
-                    self._observe_loss(loss_value, float(grad_norm))
-                    # 7. step
-                    opt.step()
-                    self.state = _detach(self.state)
-                    self.step += 1
-                    # 8. log
-                    seconds = time.perf_counter() - t_step
-                    self._log_step(log, bar, loss_value, y.numel(), seconds, lr, session_step)
-                    for fn in self.callbacks["step"]:
-                        fn(self)
-                # the end: a last evaluation (unless Ctrl-C) and checkpoint
-                self.elapsed = time.perf_counter() - session_start
-                if stop == "interrupted":
-                    self._save("last.safetensors")
-                    bar.write(
-                        f"interrupted: saved {self.out / 'last.safetensors'} at step "
-                        f"{self.step}; continue with --resume"
-                    )
-                elif last_eval != self.step:
-                    self._evaluate_and_checkpoint(log, bar, lr, autocast)
-        except TrainingDiverged:
-            self._finish("diverged", loss_value)
-            raise
-        finally:
-            bar.close()
-            log.close()
-            self._bar = None
-        return self._finish(stop, loss_value)
-
     # -- the loop's steps --------------------------------------------------------------------
 
-    def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float, autocast):
+    def _train_step(self, lr: float) -> tuple[float, int]:
+        """Steps 4-7 of the loop on the batch of this step at ``lr``: (loss, items)."""
+        cfg, model, opt = self.cfg, self.model, self.optimizer
+        for group in opt.param_groups:
+            group["lr"] = lr
+        # 4. forward, carrying the recurrent state of a stateful task
+        batch = self.train_batch(self.step)
+        x, y = batch[0].to(self.device), batch[1].to(self.device)
+        with self._autocast:
+            if len(batch) == 3:
+                state = None if batch[2] else self.state
+                (_, self.state), loss = model(x, y, state=state)
+            else:
+                _, loss = model(x, y)
+        # 5. backward
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        # 6. clip; stop on a NaN or exploding loss before the step spoils the weights
+        max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
+        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        loss_value = loss.item()
+        self._observe_loss(loss_value, float(grad_norm))
+        # 7. step
+        opt.step()
+        self.state = _detach(self.state)
+        return loss_value, y.numel()
+
+    def _after_step(self) -> None:
+        for fn in self.callbacks["step"]:
+            fn(self)
+
+    def _evaluate_and_checkpoint(self, log: MetricsLog, bar: ProgressBar, lr: float) -> None:
         self.model.eval()
-        with torch.no_grad(), autocast:
+        with torch.no_grad(), self._autocast:
             val_loss = float(self.evaluate(self.model))
         self.model.train()
         self._record_eval(val_loss, log, bar, lr)
