@@ -144,7 +144,7 @@ def write_folds(dataset: str, root: Path) -> list[tuple[Path, Path]]:
 
 
 def select(
-    dataset: str, budgets, batches, pool, root: Path, flags: list[str] = (), tag: str = "cv"
+    dataset: str, budgets, batches, pool, root: Path, flags: tuple | list = (), tag: str = "cv"
 ) -> tuple[int, int, int, list[str]]:
     """(cells, steps, batch size) chosen by cross-validation on the training split among
     ``CELLS`` x ``budgets`` x ``batches`` (``flags`` added to each run), and a report.
@@ -203,7 +203,8 @@ def main() -> None:
         "--protocol",
         choices=("both", "cv", "fixed", "paper-cv"),
         default="both",
-        help="UCR sets: choose by cross-validation, or the fixed recipes tuned on test",
+        help="UCR sets: choose by cross-validation (cv; paper-cv: the paper's training, the "
+        "cells by cross-validation), or the fixed recipes tuned on test",
     )
     args = parser.parse_args()
     labels = [n for n in args.only.split(",") if n]
@@ -242,6 +243,8 @@ def main() -> None:
                 futures = final_runs(f"{label}-paper-cv", argv, args.seeds, pool, root)
                 name = f"LSTM-FCN {cells} cells, {steps} steps, batch 128, Karim's plateau schedule"
                 results[label, "paper-cv"] = (name, futures)
+            elif "paper-cv" in protocols:
+                print(f"{label}: skipped, paper-cv is for {', '.join(PAPER_CV_SETS)}", flush=True)
             if "cv" in protocols:
                 cells, steps, batch, report = select(label, budgets, BATCHES, pool, root)
                 print(f"{label}: {FOLDS}-fold cross-validation on the training split", flush=True)
