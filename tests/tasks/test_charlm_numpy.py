@@ -196,7 +196,7 @@ def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch, flags, 
     straight = read_metrics(tmp_path / "straight" / "metrics.csv")
     resumed = read_metrics(tmp_path / "resumed" / "metrics.csv")
     assert [[r[k] for k in key] for r in straight] == [[r[k] for k in key] for r in resumed]
-    if flags[-len(PLATEAU) :] == PLATEAU:
+    if "plateau" in flags:
         assert len({r["lr"] for r in straight if r["step"] > 7}) > 1  # decayed after the resume
     a, meta_a = load_checkpoint(tmp_path / "straight" / "last.safetensors", framework="np")
     b, meta_b = load_checkpoint(tmp_path / "resumed" / "last.safetensors", framework="np")

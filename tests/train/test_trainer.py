@@ -211,6 +211,17 @@ def test_ctrl_c_saves_and_resume_is_exact(tmp_path, schedule):
         assert torch.equal(value, resumed.model.state_dict()[name]), name
 
 
+def test_resume_from_a_checkpoint_without_plateau_state(tmp_path):
+    """Checkpoints written before the plateau schedule existed lack its state: they resume."""
+    trainer = make(tmp_path / "old")
+    trainer.add_callback("step", lambda t: t.request_stop() if t.step == 7 else None)
+    trainer.fit()
+    tensors, meta = load_checkpoint(tmp_path / "old" / "last.safetensors", task="toy")
+    del meta["plateau"]
+    resumed = make(tmp_path / "old", resume_from=(tensors, meta))
+    assert resumed.step == 7 and resumed.fit()["steps"] == 12
+
+
 def test_request_stop(tmp_path):
     trainer = make(tmp_path)
     trainer.add_callback("eval", lambda t: t.request_stop() if t.step == 5 else None)
