@@ -5,10 +5,10 @@ integer steps), with the same columns: targets, past-observed covariates (known 
 series' end) and known-future covariates (known beyond it too, e.g. a holiday flag or a price
 plan). ``panel_from_frame`` reads a DataFrame in long form (a time column, an optional series-id
 column, target and covariate columns) or wide form (a time column and one column per series) and
-checks it: unknown columns, unparsable times, non-numeric values, duplicated or unsorted
+checks it: unknown columns, unparsable or missing times, non-numeric values, duplicated
 timestamps, timestamps off the grid, missing values and infinities each raise ``SeriesDataError``
-naming the column and series and the fix. Missing values (gaps in the grid included) are an
-error unless a ``fill`` policy is given.
+naming the column and series and the fix. Rows may come in any order: each series is sorted by
+time. Missing values (gaps in the grid included) are an error unless a ``fill`` policy is given.
 
 The forecasting pipeline then works per series on NumPy arrays: ``difference``/``integrate``,
 a ``Scaler`` fitted on the training periods only, ``calendar_features`` of the time index,
@@ -30,6 +30,7 @@ import pandas as pd
 Fill = Literal["error", "ffill", "interpolate", "zero"]
 FILLS: tuple[str, ...] = ("error", "ffill", "interpolate", "zero")
 ScalerKind = Literal["standard", "minmax", "robust", "none"]
+WIDE_ID = "__id__"  # the series column of a wide frame melted to long form
 CALENDAR: dict[str, float] = {  # calendar feature -> its period (encoded as sin, cos)
     "hour": 24,
     "dayofweek": 7,
@@ -143,32 +144,51 @@ def _check_columns(df: pd.DataFrame, roles: dict[str, list[str]]) -> None:
 
 def _parse_time(col: pd.Series, name: str) -> tuple[pd.Index, bool]:
     """(times, is_integer): integer steps, or datetimes (periods become their start)."""
+    where = f"column {name!r} (--time)"
     if col.isna().any():
         row = int(np.flatnonzero(col.isna().to_numpy())[0])
-        raise SeriesDataError(
-            f"column {name!r} (--time) is empty at row {row}; every row needs a time"
-        )
+        raise SeriesDataError(f"{where} is empty at row {row}; every row needs a time")
     if isinstance(col.dtype, pd.PeriodDtype):
         return pd.DatetimeIndex(col.dt.to_timestamp()), False
     if pd.api.types.is_bool_dtype(col.dtype):
-        raise SeriesDataError(f"column {name!r} (--time): expected dates or integers, got bools")
+        raise SeriesDataError(f"{where}: expected dates or integers, got bools")
     if pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype=np.float64)
         if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
             raise SeriesDataError(
-                f"column {name!r} (--time): expected dates or integer steps, got non-integer "
+                f"{where}: expected dates or integer steps, got non-integer "
                 f"numbers such as {values[values != np.round(values)][:1].tolist()}"
             )
         return pd.Index(values.astype(np.int64)), True
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
         return pd.DatetimeIndex(col), False
-    try:
-        return pd.DatetimeIndex(pd.to_datetime(col, format="mixed")), False
-    except (ValueError, TypeError) as e:
+    is_int = col.astype(str).str.strip().str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)
+    if is_int.all():  # integers held as text or objects: steps, as when read from a CSV
+        return pd.Index(col.astype(str).astype(np.int64)), True
+    if is_int.any():
+        mostly_int = is_int.mean() >= 0.5
+        odd = np.flatnonzero(~is_int if mostly_int else is_int)
+        kind = "integer steps" if mostly_int else "dates"
         raise SeriesDataError(
-            f"column {name!r} (--time): cannot read {str(e).split(',')[0]} as a date; expected "
-            "dates (e.g. 2020-01-31) or integer steps"
+            f"{where}: expected {kind} like most rows, got {col.iloc[odd[0]]!r} at row {odd[0]} "
+            f"({len(odd)} row(s) in all); write every time as a date (e.g. 2020-01-31), or every "
+            "time as an integer step"
+        )
+    try:
+        parsed = pd.to_datetime(col, format="mixed", errors="coerce")
+    except (ValueError, TypeError) as e:  # e.g. time zones that differ between rows
+        first = str(e).split(".")[0]
+        raise SeriesDataError(
+            f"{where}: cannot read the times as one series of dates ({first}); write every time "
+            "the same way, in one time zone"
         ) from e
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        raise SeriesDataError(
+            f"{where}: cannot read {col.iloc[bad[0]]!r} at row {bad[0]} as a date "
+            f"({len(bad)} row(s) in all); expected dates (e.g. 2020-01-31) or integer steps"
+        )
+    return pd.DatetimeIndex(parsed), False
 
 
 def _numeric(df: pd.DataFrame, columns: list[str], flag: dict[str, str]) -> np.ndarray:
@@ -186,6 +206,57 @@ def _numeric(df: pd.DataFrame, columns: list[str], flag: dict[str, str]) -> np.n
             )
         out[:, j] = values.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
+
+
+def _series_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(code of each row, ids): the series of ``col`` in the order of its values (numbers by
+    value, text by text, categories in their order), whatever the order of the rows."""
+    if pd.api.types.is_numeric_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(col, sort=True)
+    else:
+        codes, uniques = pd.factorize(col.astype(str), sort=True)
+    return codes, [str(u) for u in uniques]
+
+
+def _check_unique(label: str, times: pd.Index, fix: str) -> None:
+    """``times`` (sorted) hold each timestamp once, or SeriesDataError naming the first few."""
+    counts = times.value_counts(sort=False)  # in time order
+    repeated = counts[counts > 1]
+    if repeated.empty:
+        return
+    first = zip(repeated.index[:3].astype(str), repeated.iloc[:3], strict=True)  # 2020-05-01
+    if len(repeated) == 1:
+        what = "timestamp {} appears in {} rows".format(*next(first))
+    else:
+        shown = ", ".join(f"{t} ({n} rows)" for t, n in first)
+        more = f" and {len(repeated) - 3} more" if len(repeated) > 3 else ""
+        what = f"{len(repeated)} timestamps appear more than once: {shown}{more}"
+    raise SeriesDataError(f"{label}: {what}; {fix}")
+
+
+def _series_rows(
+    df: pd.DataFrame, time: str, times: pd.Index, id: str | None, name: str
+) -> dict[str, np.ndarray]:
+    """Series id -> its row numbers sorted by time (one series ``name`` without ``id``); a
+    timestamp repeated within a series raises."""
+    if id and df[id].isna().any():
+        row = int(np.flatnonzero(df[id].isna().to_numpy())[0])
+        raise SeriesDataError(f"column {id!r} (--id) is empty at row {row}")
+    codes, ids = _series_codes(df[id]) if id else (np.zeros(len(df), np.int64), [name])
+    key = times.asi8 if isinstance(times, pd.DatetimeIndex) else times.to_numpy(np.int64)
+    order = np.lexsort((key, codes))  # rows by series, then by time (stable)
+    rows = dict(zip(ids, np.split(order, np.flatnonzero(np.diff(codes[order])) + 1), strict=True))
+    named = bool(id) and id != WIDE_ID  # series named by an id column
+    keys = [id, time] if named else time
+    fix = (
+        f"keep one row per {'series and ' if named else ''}time: aggregate the repeats, e.g. "
+        f"df.groupby({keys!r}, as_index=False).mean(), or drop them with "
+        f"df.drop_duplicates({keys!r})"
+        + ("" if id else "; pass --id if the rows hold several series")
+    )
+    for sid, r in rows.items():
+        _check_unique(f"series {sid!r}" if named else f"column {time!r} (--time)", times[r], fix)
+    return rows
 
 
 def _infer_freq(groups: list[tuple[str, pd.Index]], integer: bool) -> str | int:
@@ -245,21 +316,10 @@ def _one_series(
     freq: str | int,
     fill: str,
 ) -> Series:
-    """Check and complete one series: sorted, unique, on the grid, finite, gaps filled."""
+    """Check and complete one series (``times`` sorted and unique): on the grid, finite, gaps
+    filled."""
     targets, past, future = names
     label = f"series {sid!r}"
-    dup = times.duplicated()
-    if dup.any():
-        raise SeriesDataError(
-            f"{label}: timestamp {times[dup][0]} appears more than once; keep one row per time "
-            "(and series: pass --id if the file holds several series)"
-        )
-    if not times.is_monotonic_increasing:
-        at = int(np.flatnonzero(times[1:] < times[:-1])[0])
-        raise SeriesDataError(
-            f"{label}: timestamps are not in increasing order ({times[at]} comes before "
-            f"{times[at + 1]}); sort the rows by time"
-        )
     grid = _grid(times, freq)
     if not times.isin(grid).all():
         off = times[~times.isin(grid)][0]
@@ -312,10 +372,14 @@ def panel_from_frame(
 ) -> Panel:
     """A checked Panel from a DataFrame in long or wide form.
 
-    Long form: ``time``, ``target`` column(s), optional ``id`` (one series per id, in order of
-    first appearance; without it one series, named after its targets) and covariate columns.
+    Long form: ``time``, ``target`` column(s), optional ``id`` (one series per id, in the order
+    of the ids; without it one series, named after its targets) and covariate columns.
     Wide form (``target`` empty): every column other than ``time`` and the covariates is one
-    series with target ``value``; covariates are shared.
+    series with target ``value``, in column order; covariates are shared.
+    The rows may come in any order: each series' rows are sorted by time (stably, without a
+    word), as pandas and sktime users expect of a long-form table whose rows are identified by
+    their time, so shuffled rows give the same panel as sorted ones. A timestamp that appears
+    twice in a series raises SeriesDataError, before the frequency is inferred.
     ``freq``: a pandas alias or an int step; None infers it. ``fill``: how to fill missing values
     and gaps ("error" refuses them). Rows after a series' last target hold future covariates.
     """
@@ -324,15 +388,18 @@ def panel_from_frame(
     target, past, future = list(target), list(past), list(future)
     roles = {"--time": [time], "--id": [id] if id else [], "--target": target}
     _check_columns(df, roles | {"--covariates": past, "--future-covariates": future})
+    if df.empty:
+        raise SeriesDataError("no data rows; expected one row per time (and series)")
     if not target:  # wide form: one series per remaining column
         if id:
             raise SeriesDataError("--id: the wide form (no --target) has one column per series")
         columns = [c for c in df.columns if c not in [time, *past, *future]]
         if not columns:
             raise SeriesDataError("no series columns: pass --target, or add one column per series")
-        long = df.melt(id_vars=[time, *past, *future], value_vars=columns, var_name="__id__")
+        long = df.melt(id_vars=[time, *past, *future], value_vars=columns, var_name=WIDE_ID)
+        long[WIDE_ID] = pd.Categorical(long[WIDE_ID], categories=columns)  # column order
         return panel_from_frame(
-            long, time=time, target=["value"], id="__id__", past=past, future=future,
+            long, time=time, target=["value"], id=WIDE_ID, past=past, future=future,
             freq=freq, fill=fill,
         )  # fmt: skip
     flags = {c: "--target" for c in target} | {c: "--covariates" for c in past}
@@ -345,12 +412,8 @@ def panel_from_frame(
             f"--freq {freq}: the time column {time!r} holds {'integers' if integer else 'dates'}"
             f"; expected {expected}"
         )
-    ids = df[id].astype(str).to_numpy() if id else np.full(len(df), ",".join(target))
-    if id and df[id].isna().any():
-        row = int(np.flatnonzero(df[id].isna().to_numpy())[0])
-        raise SeriesDataError(f"column {id!r} (--id) is empty at row {row}")
-    rows = pd.DataFrame({"id": ids}).groupby("id", sort=False).indices  # id -> row numbers
-    groups = [(sid, times[r]) for sid, r in rows.items()]  # in order of first appearance
+    rows = _series_rows(df, time, times, id, ",".join(target))  # id -> rows in time order
+    groups = [(sid, times[r]) for sid, r in rows.items()]
     if freq is None or freq == "":
         freq = _infer_freq(groups, integer)
     elif not isinstance(freq, int) and not integer:

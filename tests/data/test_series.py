@@ -112,9 +112,7 @@ def test_trailing_rows_carry_future_covariates():
         (lambda df: df.assign(x=df["x"].where(df.index != 3, np.inf)), {},
          "series 'a': column 'x' is infinite at 2020-04-01"),
         (lambda df: pd.concat([df, df.iloc[[4]]]), {},
-         "series 'a': timestamp 2020-05-01 00:00:00 appears more than once"),
-        (lambda df: df.iloc[[1, 0, *range(2, len(df))]], {},
-         "series 'a': timestamps are not in increasing order .*; sort the rows by time"),
+         "series 'a': timestamp 2020-05-01 appears in 2 rows; keep one row per series and time"),
         (lambda df: df.assign(date=df["date"].where(df.index != 3, "2020-04-15")), {"freq": "MS"},
          "series 'a': timestamp 2020-04-15 00:00:00 is not on the 'MS' grid"),
         (lambda df: df.assign(sales=df["sales"].where(df.index < 28, np.nan)), {"future": []},
@@ -285,3 +283,96 @@ def test_dataset_without_the_extra(monkeypatch, name, package):
         SeriesDataError, match=rf"bundled with {package}.*pip install 'rnnkit\[data\]'"
     ):
         load_dataset(name)
+
+
+# --- row order, repeated and unreadable timestamps --------------------------------------------
+
+
+def test_duplicated_timestamp_in_one_series():
+    """Repeats are named as such (not "cannot infer the frequency"), with the pandas fix."""
+    df = long_frame(12).query("store == 'a'").drop(columns="store")
+    df = pd.concat([df, df.iloc[[6, 4, 4]]]).sample(frac=1, random_state=0)
+    with pytest.raises(SeriesDataError) as e:
+        panel_from_frame(df, time="date", target=["sales"])
+    assert str(e.value) == (
+        "column 'date' (--time): 2 timestamps appear more than once: 2020-05-01 (3 rows), "
+        "2020-07-01 (2 rows); keep one row per time: aggregate the repeats, e.g. "
+        "df.groupby('date', as_index=False).mean(), or drop them with "
+        "df.drop_duplicates('date'); pass --id if the rows hold several series"
+    )
+    fixed = panel_from_frame(df.groupby("date", as_index=False).mean(), time="date",
+                             target=["sales"])  # fmt: skip
+    assert fixed.freq == "MS" and len(fixed.series[0]) == 12
+
+
+def test_duplicated_timestamps_in_one_series_of_a_panel():
+    df = long_frame(24)
+    b = df.index[df["store"] == "b"]
+    df = pd.concat([df, df.loc[b[[3, 5, 9, 11, 20]]]])  # five repeats in b, a is clean
+    with pytest.raises(SeriesDataError) as e:
+        parse(df, future=[], freq=None)
+    assert str(e.value).startswith(
+        "series 'b': 5 timestamps appear more than once: 2020-04-01 (2 rows), 2020-06-01 "
+        "(2 rows), 2020-10-01 (2 rows) and 2 more; keep one row per series and time: aggregate "
+        "the repeats, e.g. df.groupby(['store', 'date'], as_index=False).mean()"
+    )
+    wide = long_frame(12).pivot(index="date", columns="store", values="sales").reset_index()
+    with pytest.raises(SeriesDataError, match="column 'date' \\(--time\\): timestamp 2020-03-01"):
+        panel_from_frame(pd.concat([wide, wide.iloc[[2]]]), time="date")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_shuffled_rows_give_the_sorted_panel(seed):
+    """Rows are identified by their time: any row order gives the same series, in the same
+    order, with the same values, so the forecasts are the same too."""
+    df = long_frame(24)
+    df.loc[df["date"] >= "2021-10-01", ["sales", "x"]] = np.nan  # future rows, out of order too
+    zero = df[df["store"] == "a"].assign(store="0", sales=lambda d: d["sales"] * 2)
+    df = pd.concat([df, zero])  # ids "a", "b", "0": the panel has "0" first
+    shuffled = df.sample(frac=1, random_state=seed)
+    assert not shuffled["date"].is_monotonic_increasing
+    want, got = parse(df.sort_values(["store", "date"])), parse(shuffled)
+    assert got.ids == want.ids == ["0", "a", "b"] and got.freq == want.freq == "MS"
+    for s, t in zip(got.series, want.series, strict=True):
+        assert s.id == t.id and s.time.equals(t.time) and len(s) == 21
+        for part in ("y", "past", "future"):
+            np.testing.assert_array_equal(getattr(s, part), getattr(t, part))
+    ints = pd.DataFrame({"t": [5, 3, 4, 6], "y": [5.0, 3, 4, 6]})
+    one = panel_from_frame(ints, time="t", target=["y"]).series[0]
+    assert list(one.time) == [3, 4, 5, 6] and one.y[:, 0].tolist() == [3.0, 4.0, 5.0, 6.0]
+    wide = pd.DataFrame({"day": pd.date_range("2021-01-04", periods=9, freq="D"),
+                         "zeta": np.arange(9.0), "alpha": -np.arange(9.0)})  # fmt: skip
+    panel = panel_from_frame(wide.sample(frac=1, random_state=seed), time="day")
+    assert panel.ids == ["zeta", "alpha"] and panel.series[0].y[:, 0].tolist() == list(range(9))
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "column 'date' \\(--time\\) is empty at row 7; every row needs a time"),
+        ("NaT", "column 'date' \\(--time\\): cannot read 'NaT' at row 7 as a date \\(1 row"),
+        ("2020-13-45", "cannot read '2020-13-45' at row 7 as a date .*expected dates \\(e.g."),
+        ("soon", "column 'date' \\(--time\\): cannot read 'soon' at row 7 as a date"),
+        (5, "column 'date' \\(--time\\): expected dates like most rows, got 5 at row 7 "
+            "\\(1 row\\(s\\) in all\\); write every time as a date"),
+    ],
+)  # fmt: skip
+def test_unreadable_or_missing_times(tmp_path, value, message):
+    df = long_frame(12)
+    df["date"] = df["date"].astype(object)
+    df.loc[7, "date"] = value
+    with pytest.raises(SeriesDataError, match=message):
+        parse(df)
+    df.to_csv(tmp_path / "bad.csv", index=False)  # and the same read back from a CSV
+    with pytest.raises(SeriesDataError, match=message.replace("got 5", "got '5'")):
+        parse(read_csv(tmp_path / "bad.csv"))
+
+
+def test_integer_times_mixed_with_dates():
+    df = pd.DataFrame({"t": ["1", "2", "2020-01-03", "4", "x"], "y": 1.0})
+    with pytest.raises(SeriesDataError, match="expected integer steps like most rows, got "
+                       "'2020-01-03' at row 2 \\(2 row\\(s\\) in all\\)"):  # fmt: skip
+        panel_from_frame(df, time="t", target=["y"])
+    steps = pd.DataFrame({"t": ["3", "1", "2"], "y": [3.0, 1, 2]})  # integers as text: steps
+    one = panel_from_frame(steps, time="t", target=["y"])
+    assert one.freq == 1 and one.series[0].y[:, 0].tolist() == [1.0, 2.0, 3.0]
