@@ -24,12 +24,24 @@ Keyword-only extras, whose defaults change nothing:
 - ``forget_bias=b`` (LSTM): the forget gate's effective bias b_if + b_hf starts at b;
 - ``impl="auto" | "fused" | "reference"``.
 
+Low precision on CPUs without oneDNN's bf16 LSTM: on AVX2-only CPUs (no AVX-512 BF16/AMX, e.g.
+AMD EPYC) even torch.nn.LSTM fails under ``torch.autocast("cpu", torch.bfloat16)`` ("could not
+create a primitive descriptor for the LSTM forward propagation primitive"). So when autocast to a
+16-bit dtype is active on the input's device, or a CPU input is itself bf16/fp16, ``impl="auto"``
+first asks ``fused_kernel_available(mode, device_type, dtype)``, a tiny call of the kernel made
+once per process and cached, and runs the reference path when it fails: its matrix products
+autocast, its elementwise state update keeps the state's dtype, and it returns the dtypes torch
+does (an LSTM without projection on an unpacked input: all in the 16-bit dtype, as oneDNN's kernel,
+which autocast casts whole). ``impl="fused"`` raises a RuntimeError there that names the fixes.
+Without 16 bits (float32, no autocast) nothing is probed.
+
 Shapes: L sequence length, N batch, D = 2 if bidirectional else 1, H_in input size,
 H hidden size, H_out = proj_size or H, G gates (RNN 1, LSTM 4: i|f|g|o, GRU 3: r|z|n).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -50,7 +62,9 @@ from rnnkit.nn.cells import (
 )
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-_FUSED = {"RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu, "LSTM": _VF.lstm, "GRU": _VF.gru}
+# looked up on _VF at each call, so a test can stand in for the kernel
+_FUSED = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -66,6 +80,72 @@ def _reverse_time(x: Tensor, lengths: Tensor | None) -> Tensor:
     index = torch.where(steps < lens, lens - 1 - steps, steps)  # (L, N)
     index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)  # (L, N, ...)
     return x.gather(0, index)
+
+
+if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
+
+    def _autocast_dtype(device_type: str) -> torch.dtype | None:
+        """The dtype autocast computes in on ``device_type``, or None when it is off there."""
+        if not torch.is_autocast_enabled(device_type):
+            return None
+        return torch.get_autocast_dtype(device_type)
+
+else:  # torch 2.3: one function per device type
+
+    def _autocast_dtype(device_type: str) -> torch.dtype | None:
+        """The dtype autocast computes in on ``device_type``, or None when it is off there."""
+        if device_type == "cpu" and torch.is_autocast_cpu_enabled():
+            return torch.get_autocast_cpu_dtype()
+        if device_type == "cuda" and torch.is_autocast_enabled():
+            return torch.get_autocast_gpu_dtype()
+        return None
+
+
+def _low_precision_dtype(x: Tensor) -> torch.dtype | None:
+    """The 16-bit dtype a fused kernel would compute x in: autocast's, or a CPU input's own."""
+    dtype = _autocast_dtype(x.device.type)
+    if dtype is None and x.device.type == "cpu":
+        dtype = x.dtype
+    return dtype if dtype in _LOW_PRECISION else None
+
+
+@functools.cache
+def fused_kernel_available(mode: str, device_type: str, dtype: torch.dtype) -> bool:
+    """Whether torch's fused kernel for ``mode`` ("RNN_TANH", "RNN_RELU", "LSTM", "GRU") runs in
+    ``dtype`` on ``device_type``.
+
+    Probed once per arguments on 1x1x1 tensors, both ways a layer reaches it (float32 tensors
+    under autocast to ``dtype``, and tensors of ``dtype``), each in training with a backward and
+    in inference; any RuntimeError (oneDNN's "could not create a primitive descriptor") means
+    no. Cached: ``fused_kernel_available.cache_clear()`` probes again.
+    """
+    fn = getattr(_VF, _FUSED[mode])
+    gates = _GATES[mode]
+
+    def call(tensor_dtype: torch.dtype, train: bool) -> Tensor:
+        new = functools.partial(torch.zeros, device=device_type, dtype=tensor_dtype)
+        x, h = new(1, 1, 1), new(1, 1, 1)  # (L, N, H_in), (layers, N, H)
+        weights = [new(gates, 1), new(gates, 1), new(gates), new(gates)]  # w_ih w_hh b_ih b_hh
+        for w in weights:
+            w.requires_grad_(train)
+        hx = (h, h) if mode == "LSTM" else h
+        # bias, num_layers, dropout, train, bidirectional, batch_first
+        output = fn(x, hx, weights, True, 1, 0.0, train, False, False)[0]  # (1, 1, 1)
+        if train:
+            output.sum().backward()
+        return output
+
+    try:
+        with torch.inference_mode(False):
+            for train in (True, False):
+                with torch.set_grad_enabled(train):
+                    with torch.autocast(device_type, dtype):
+                        call(torch.float32, train)
+                    with torch.autocast(device_type, enabled=False):
+                        call(dtype, train)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _check_probability(owner: str, name: str, p: object, upper_inclusive: bool) -> float:
@@ -267,10 +347,26 @@ class _RNNBase(nn.Module):
 
     @property
     def uses_fused(self) -> bool:
-        """Whether forward runs torch's fused kernel in the module's current mode."""
+        """Whether forward runs torch's fused kernel in the module's current mode (in float32;
+        in 16 bits also only where ``fused_kernel_available``)."""
         if self.impl == "reference" or self.layer_norm or self.zoneout:
             return False
         return not (self.recurrent_dropout and self.training)
+
+    def _fused_kernel_missing(self, x: Tensor) -> torch.dtype | None:
+        """The 16-bit dtype x would run in if the fused kernel cannot (probed once), else None."""
+        dtype = _low_precision_dtype(x)
+        if dtype is None or fused_kernel_available(self.mode, x.device.type, dtype):
+            return None
+        if self.impl == "fused":
+            raise RuntimeError(
+                f"{type(self).__name__}: torch's fused {self.mode} kernel cannot run in {dtype} "
+                f"on this {x.device.type} (on CPUs, oneDNN's 16-bit LSTM needs AVX-512 BF16/FP16 "
+                "or AMX, which AVX2-only CPUs lack); use impl='auto' or impl='reference' (the "
+                "step-by-step path, whose matrix products still autocast), or compute in "
+                "float32 (no autocast, --precision fp32)"
+            )
+        return dtype
 
     def _check_state(self, name: str, state: Tensor, expected: tuple, x: Tensor) -> None:
         owner = type(self).__name__
@@ -317,7 +413,7 @@ class _RNNBase(nn.Module):
                 f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                 f"got {x.size(-1)}"
             )
-        if x.dtype != self.weight_ih_l0.dtype and not torch.is_autocast_enabled():
+        if x.dtype != self.weight_ih_l0.dtype and _autocast_dtype(x.device.type) is None:
             raise ValueError(
                 f"RNN input dtype ({x.dtype}) does not match weight dtype "
                 f"({self.weight_ih_l0.dtype}). Convert input: input.to({self.weight_ih_l0.dtype}), "
@@ -348,7 +444,9 @@ class _RNNBase(nn.Module):
             if c0 is not None:
                 self._check_state("c0", c0, (num_states, n, self.hidden_size), x)
 
-        if self.uses_fused:
+        fused = self.uses_fused
+        fallback = self._fused_kernel_missing(x) if fused else None  # 16-bit, no kernel: dtype
+        if fused and fallback is None:
             output, h_n, c_n = self._fused(x, h0, c0, input if packed else None)
         elif packed:
             padded, lengths = pad_packed_sequence(input)  # (L, N, H_in), original order
@@ -362,6 +460,9 @@ class _RNNBase(nn.Module):
             output, h_n, c_n = self._reference(x_tm, h0, c0, None)
             output = output.transpose(0, 1) if self.batch_first else output
 
+        if fallback is not None and is_lstm and not packed and not self.proj_size:
+            # as the oneDNN LSTM it stands in for, which autocast casts whole
+            output, h_n, c_n = output.to(fallback), h_n.to(fallback), c_n.to(fallback)
         if not batched:
             output = output.squeeze(0 if self.batch_first else 1)  # (L, D*H_out)
             h_n = h_n.squeeze(1)
@@ -370,7 +471,7 @@ class _RNNBase(nn.Module):
 
     def _fused(self, x, h0, c0, packed):
         """torch's kernel, called as torch.nn does. x: (L, N, H_in) or packed data."""
-        fn = _FUSED[self.mode]
+        fn = getattr(_VF, _FUSED[self.mode])
         hx = (h0, c0) if self.mode == "LSTM" else h0
         args = (self._flat_weights, self.bias, self.num_layers, self.dropout, self.training)
         if packed is not None:
