@@ -1,6 +1,16 @@
 """Recurrent layers and cells, drop-in compatible with torch.nn, plus extras torch lacks."""
 
+from rnnkit.nn.attention import AttentionPooling, lengths_mask, masked_softmax, padded
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.conv import ConvBlock, MaskedBatchNorm1d
+from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the layer of a config's "lstm" | "gru" | "rnn"
+
+__all__ = [
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNS",
+    "AttentionPooling", "lengths_mask", "masked_softmax", "padded",
+    "ConvBlock", "MaskedBatchNorm1d",
+    "REGRESSION_LOSSES", "pinball_loss", "regression_loss",
+]  # fmt: skip
