@@ -22,9 +22,9 @@ from rnnkit import __version__
 
 # task name -> (module, one-line help)
 TASKS: dict[str, tuple[str, str]] = {}
-TASKS["charlm"] = ("rnnkit.tasks.charlm", "character-level language model: train, sample, eval")
-TASKS["classify"] = ("rnnkit.tasks.classify", "classify or tag sequences: train, eval, predict")
-TASKS["forecast"] = ("rnnkit.tasks.forecast", "forecast time series: train, predict, eval")
+TASKS["charlm"] = ("rnnkit.tasks.charlm.cli", "character-level language model: train, sample, eval")
+TASKS["classify"] = ("rnnkit.tasks.classify.cli", "classify or tag sequences: train, eval, predict")
+TASKS["forecast"] = ("rnnkit.tasks.forecast.cli", "forecast time series: train, predict, eval")
 
 
 class ArgumentParser(argparse.ArgumentParser):

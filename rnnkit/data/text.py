@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnkit.data.batch import StatefulBatch
+
 STDLIB_MODULES: tuple[str, ...] = (
     "_pydecimal", "_pyio", "abc", "argparse", "ast", "base64", "bdb", "bisect", "calendar",
     "cmd", "code", "codecs", "collections", "configparser", "contextlib", "copy", "csv",
@@ -200,6 +202,14 @@ class Corpus:
         (directory / "corpus.json").write_text(json.dumps(info, ensure_ascii=False) + "\n")
 
     @classmethod
+    def from_text(cls, text: str, source: str = "text") -> Corpus:
+        """The corpus of one string (its vocabulary: the characters that occur in it)."""
+        if not isinstance(text, str) or len(text) < 2:
+            raise TextDataError(f"{source}: expected a text of at least 2 characters")
+        vocab = Vocab("".join(sorted(set(text))))
+        return cls(vocab.encode(text), vocab, source, 1)
+
+    @classmethod
     def load(cls, directory: Path) -> Corpus:
         """The corpus cached by ``save`` (memory-mapped)."""
         try:
@@ -294,10 +304,10 @@ class StreamBatches:
         self.batch_size, self.seq_length = batch_size, seq_length
         self.steps_per_epoch = (row_length - 1) // seq_length
 
-    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    def __call__(self, step: int) -> StatefulBatch:
         p = (step % self.steps_per_epoch) * self.seq_length
         chunk = torch.from_numpy(self.rows[:, p : p + self.seq_length + 1].astype(np.int64))
-        return chunk[:, :-1], chunk[:, 1:], p == 0  # (B, T), (B, T)
+        return StatefulBatch(chunk[:, :-1], chunk[:, 1:], p == 0)  # (B, T), (B, T)
 
 
 def scoring_batches(

@@ -53,6 +53,7 @@ class SequenceSet:
             or None (unlabelled).
         classes: the class order the source declares (a ``.ts`` header, Fashion-MNIST), or None.
         source: where the data came from, for messages.
+        ids: (N,) str, each sequence's id in the source (a CSV's ``id`` column), or None.
     """
 
     x: np.ndarray
@@ -60,6 +61,7 @@ class SequenceSet:
     labels: np.ndarray | None
     classes: tuple[str, ...] | None
     source: str
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -80,7 +82,8 @@ class SequenceSet:
         labels = None if self.labels is None else self.labels[index]
         if labels is not None and labels.ndim == 2:
             labels = labels[:, :t]
-        return SequenceSet(self.x[index, :t], lengths, labels, self.classes, self.source)
+        ids = None if self.ids is None else self.ids[index]
+        return SequenceSet(self.x[index, :t], lengths, labels, self.classes, self.source, ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +227,14 @@ def read_csv(path: str | Path) -> SequenceSet:
         df = pd.read_csv(path, dtype={"id": str, "label": str}, keep_default_na=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise SequenceDataError(f"{path}: not a readable CSV ({e})") from e
+    return from_frame(df, str(path))
+
+
+def from_frame(df: pd.DataFrame, source: str = "DataFrame") -> SequenceSet:
+    """A long-form table: one row per step, columns ``id`` (the sequence), optional ``label``
+    (one per sequence, or one per step for tagging), the rest numeric features; the rows of a
+    sequence in order. The ids are kept (``SequenceSet.ids``)."""
+    path = source
     if "id" not in df.columns:
         raise SequenceDataError(
             f"{path}: expected an 'id' column (one row per time step, an id per sequence), "
@@ -237,8 +248,9 @@ def read_csv(path: str | Path) -> SequenceSet:
         raise SequenceDataError(f"{path}: feature column(s) {bad} are not numeric")
     if df["id"].isna().any():
         raise SequenceDataError(f"{path}: row {int(df['id'].isna().argmax()) + 2} has no id")
-    groups = list(df.groupby("id", sort=False))
+    groups = list(df.groupby(df["id"].astype(str), sort=False))
     seqs = [g[features].to_numpy(np.float32) for _, g in groups]
+    ids = np.array([name for name, _ in groups], dtype=str)
     y = None
     if "label" in df.columns:
         per_seq = [g["label"].to_numpy(object) for _, g in groups]
@@ -249,7 +261,9 @@ def read_csv(path: str | Path) -> SequenceSet:
             y = np.full((len(per_seq), t), "", dtype=object)  # (N, T)
             for i, s in enumerate(per_seq):
                 y[i, : len(s)] = s
-    return from_arrays(seqs, y, source=str(path))
+    data = from_arrays(seqs, y, source=source)
+    data.ids = ids
+    return data
 
 
 def read_numpy(path: str | Path) -> SequenceSet:

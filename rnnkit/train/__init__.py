@@ -1,4 +1,6 @@
-"""The one training stack: config <-> CLI, the training loop, checkpoints, logging.
+"""The one training stack: config <-> CLI (config.py), the loop (trainer.py) and its engines
+(torch_engine.py, numpy_engine.py), the schedule (schedule.py), training state and checkpoints
+(state.py, checkpoint.py), run directories (run.py), metrics and progress (logging.py).
 
 Names are imported on first use, so that ``rnnkit.train.checkpoint`` and ``rnnkit.train.config``
 work without torch (the NumPy engine uses them).
@@ -23,15 +25,20 @@ _EXPORTS = {
         "config_from_dict",
         "config_to_dict",
         "flag_name",
+        "flags_given",
         "option",
         "require",
     ),
-    "rnnkit.train.trainer": (
-        "Trainer",
-        "TrainingDiverged",
-        "build_optimizer",
-        "learning_rate",
-        "prepare_run_dir",
+    "rnnkit.train.trainer": ("DivergenceGuard", "Trainer", "TrainingDiverged"),
+    "rnnkit.train.torch_engine": ("TorchEngine", "build_optimizer"),
+    "rnnkit.train.numpy_engine": ("NumpyEngine",),
+    "rnnkit.train.schedule": ("Plateau", "learning_rate"),
+    "rnnkit.train.run": (
+        "check_output_file",
+        "check_run_dir",
+        "open_run",
+        "resolve_device",
+        "run_config",
         "seed_everything",
     ),
 }

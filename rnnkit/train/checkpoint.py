@@ -152,3 +152,26 @@ def strip_prefix(prefix: str, tensors: dict[str, Any]) -> dict[str, Any]:
     """The entries under ``prefix + "."``, with it removed: e.g. the model's state_dict."""
     start = len(prefix) + 1
     return {k[start:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def require_meta(meta: dict[str, Any], keys: tuple[str, ...], path: str | Path) -> None:
+    """CheckpointError unless ``meta`` has every key of ``keys`` (an edited or damaged file)."""
+    missing = [k for k in keys if k not in meta]
+    if missing:
+        raise CheckpointError(
+            f"{path}: the checkpoint's metadata lacks {', '.join(missing)} (edited or damaged?); "
+            f"use the checkpoint as rnnkit wrote it, or train again"
+        )
+
+
+def load_weights(model: Any, weights: dict[str, Any], path: str | Path) -> None:
+    """``model.load_state_dict(weights)``, a mismatch as one CheckpointError line."""
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, KeyError, ValueError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model its metadata describes ({detail}); "
+            f"the file was edited or damaged: use the checkpoint as rnnkit wrote it"
+        ) from e

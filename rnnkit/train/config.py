@@ -6,6 +6,7 @@ their help text (``option(default, help)``). From it:
 - ``add_config_args(parser, cls)`` adds one flag per field: ``hidden_size`` -> ``--hidden-size``,
   a bool -> ``--flag/--no-flag``, a ``Literal`` -> its choices, ``int | None`` -> an int or
   ``none``. argparse refuses unknown flags and ill-typed values.
+- ``flags_given(cls, args)``: the flags given, as a dict (what travels below a task's cli.py);
 - ``config_from_args(cls, args, base)`` builds the config from the flags given on the command
   line, over ``base`` (the defaults, or the config saved in a checkpoint when resuming).
 - ``config_to_dict`` / ``config_from_dict`` go to and from JSON-ready dicts; the latter refuses
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -78,6 +80,8 @@ def _check_value(name: str, tp: Any, value: Any) -> Any:
     elif base is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"{flag_name(name)}: expected a finite number, got {value!r}")
     elif base is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     else:
@@ -129,13 +133,15 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
         parser.add_argument(flag_name(f.name), help=f"{help_} (default: {default})", **kwargs)
 
 
+def flags_given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` whose flags were given on the command line: {name: value}."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+
+
 def config_from_args(cls: type[C], args: argparse.Namespace, base: C | None = None) -> C:
     """The config of the flags set in ``args``, over ``base`` (default: the class defaults)."""
     values = config_to_dict(base) if base is not None else {}
-    for f in dataclasses.fields(cls):
-        if hasattr(args, f.name):
-            values[f.name] = getattr(args, f.name)
-    return config_from_dict(cls, values)
+    return config_from_dict(cls, values | flags_given(cls, args))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,9 +85,10 @@ def _format_eta(seconds: float) -> str:
 class ProgressBar:
     """A tqdm bar on stderr: step, loss, validation loss, throughput and ETA."""
 
-    def __init__(self, total_steps: int, start: int, unit: str):
+    def __init__(self, total_steps: int, start: int, unit: str, disable: bool = False):
         self.unit = unit
         self.bar = tqdm(
+            disable=disable,
             total=total_steps or None,
             initial=start,
             unit="step",
@@ -108,8 +109,9 @@ class ProgressBar:
         self.bar.update(step - self.bar.n)
 
     def write(self, text: str) -> None:
-        """Print a line (a sample, a message) above the bar."""
-        self.bar.write(text, file=sys.stdout)
+        """Print a line (a sample, a message) above the bar; nothing when it is disabled."""
+        if not self.bar.disable:
+            self.bar.write(text, file=sys.stdout)
 
     def close(self) -> None:
         self.bar.close()

@@ -13,7 +13,8 @@ from cli_helpers import TEXT, fails
 from rnnkit.cli import main
 from rnnkit.data.text import Vocab
 from rnnkit.tasks import charlm
-from rnnkit.tasks.charlm import CharLM, Config, evaluate_text, load_model, sample_text
+from rnnkit.tasks.charlm import CharLMNet, Config, evaluate_text, load_model, sample_text
+from rnnkit.train.trainer import Trainer
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.logging import read_metrics
 
@@ -40,7 +41,7 @@ def train(tmp_path, corpus_file, out="run", *extra):
 
 @pytest.mark.parametrize("model", ["lstm", "gru", "rnn"])
 def test_model_state_dict_names_and_shapes(model):
-    net = CharLM(30, tiny_config(model=model, num_layers=2))
+    net = CharLMNet(30, tiny_config(model=model, num_layers=2))
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[model]
     expected = {"embed.weight": (30, 8), "head.weight": (30, 16), "head.bias": (30,)}
     for k in range(2):
@@ -59,7 +60,7 @@ def test_model_state_dict_names_and_shapes(model):
 
 
 def test_one_hot_input_has_no_embedding():
-    net = CharLM(11, tiny_config(embedding_size=0))
+    net = CharLMNet(11, tiny_config(embedding_size=0))
     assert net.embed is None and "embed.weight" not in net.state_dict()
     assert net.state_dict()["rnn.weight_ih_l0"].shape == (4 * 16, 11)
     (logits, _), _ = net(torch.randint(0, 11, (2, 5)))
@@ -67,12 +68,12 @@ def test_one_hot_input_has_no_embedding():
 
 
 def test_layer_norm_flag_reaches_the_rnn():
-    net = CharLM(11, tiny_config(layer_norm=True))
+    net = CharLMNet(11, tiny_config(layer_norm=True))
     assert any("norm" in k or "ln" in k for k in net.rnn.state_dict())
 
 
 def test_evaluate_text_carries_state_and_scores_every_character():
-    net = CharLM(12, tiny_config()).eval()
+    net = CharLMNet(12, tiny_config()).eval()
     ids = np.random.default_rng(0).integers(0, 12, 203)
     stream = torch.from_numpy(ids).long()
     with torch.no_grad():
@@ -97,7 +98,7 @@ def test_evaluate_text_carries_state_and_scores_every_character():
 
 def test_sampling_is_deterministic_under_a_seed():
     vocab = Vocab("".join(sorted(set(TEXT))))
-    net = CharLM(len(vocab), tiny_config())
+    net = CharLMNet(len(vocab), tiny_config())
     first = "".join(sample_text(net, vocab, "the ", 40, temperature=1.0, seed=7))
     again = "".join(sample_text(net, vocab, "the ", 40, temperature=1.0, seed=7))
     other = "".join(sample_text(net, vocab, "the ", 40, temperature=1.0, seed=8))
@@ -145,7 +146,7 @@ def test_train_sample_eval(tmp_path, corpus_file, capsys):
 def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch):
     assert train(tmp_path, corpus_file, "straight") == 0
 
-    fit = charlm.Trainer.fit
+    fit = Trainer.fit
 
     def fit_with_ctrl_c_at_step_7(self):
         self.add_callback(
@@ -153,10 +154,10 @@ def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch):
         )
         return fit(self)
 
-    monkeypatch.setattr(charlm.Trainer, "fit", fit_with_ctrl_c_at_step_7)
+    monkeypatch.setattr(Trainer, "fit", fit_with_ctrl_c_at_step_7)
     assert train(tmp_path, corpus_file, "resumed") == 130
     assert load_checkpoint(tmp_path / "resumed" / "last.safetensors")[1]["step"] == 7
-    monkeypatch.setattr(charlm.Trainer, "fit", fit)
+    monkeypatch.setattr(Trainer, "fit", fit)
     assert main(["charlm", "train", "--out", str(tmp_path / "resumed"), "--resume"]) == 0
 
     key = ("step", "train_loss", "val_loss", "lr")

@@ -16,13 +16,13 @@ from cli_helpers import TEXT, fails
 from rnnkit.cli import main
 from rnnkit.data.text import StreamBatches, Vocab, load_corpus, split_corpus
 from rnnkit.numpy import CharRNN, MinCharRNN, MinCharRNNConfig
-from rnnkit.tasks import charlm_numpy
-from rnnkit.tasks.charlm import CharLM, Config, load_model
-from rnnkit.tasks.charlm_numpy import StreamRunner, numpy_model
+from rnnkit.tasks.charlm import numpy_engine as charlm_numpy
+from rnnkit.tasks.charlm import CharLMNet, Config, load_model
+from rnnkit.tasks.charlm.numpy_engine import StreamRunner, numpy_model
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint, with_prefix
 from rnnkit.train.config import config_to_dict
 from rnnkit.train.logging import read_metrics
-from rnnkit.train.trainer import build_optimizer
+from rnnkit.train.torch_engine import build_optimizer
 
 NUMPY = TINY + ["--engine", "numpy"]
 PRESET = (
@@ -77,7 +77,7 @@ def test_train_numpy_writes_the_run_directory(tmp_path, corpus_file, capsys):
         and meta["step"] == 12
         and meta["vocab"] == "".join(sorted(set(TEXT)))
     )
-    torch_keys = {f"model.{k}" for k in CharLM(len(meta["vocab"]), Config()).state_dict()}
+    torch_keys = {f"model.{k}" for k in CharLMNet(len(meta["vocab"]), Config()).state_dict()}
     assert {k for k in tensors if k.startswith("model.")} == torch_keys
     assert {k for k in tensors if k.startswith("state")} == {"state.0", "state.1"}  # (h, c)
     assert "optim.exp_avg.rnn.weight_hh_l1" in tensors and meta["optim"]["type"] == "Adam"
@@ -94,7 +94,7 @@ def test_numpy_steps_equal_the_torch_trainers(optimizer):
                  engine="numpy")  # fmt: skip
     ids = np.random.default_rng(0).integers(0, 9, 200)
     batches = StreamBatches(ids, cfg.batch_size, cfg.seq_length)
-    ref = CharLM(9, cfg).double()
+    ref = CharLMNet(9, cfg).double()
     runner = StreamRunner(cfg, Vocab("abcdefghi"), batches)
     runner.model = numpy_model(cfg, 9, weights={k: v.numpy() for k, v in ref.state_dict().items()})
     opt, state = build_optimizer(ref, cfg), None
@@ -137,7 +137,7 @@ def test_checkpoints_run_alike_under_both_engines(tmp_path, corpus_file, capsys,
     # the same next-character probabilities, with the state carried
     torch_model, vocab, _ = load_model(run, engine="torch")
     numpy_model_, _, _ = load_model(run, engine="numpy")
-    assert isinstance(torch_model, CharLM) and isinstance(numpy_model_, CharRNN)
+    assert isinstance(torch_model, CharLMNet) and isinstance(numpy_model_, CharRNN)
     ids = vocab.encode(TEXT[:50]).astype(np.int64)[None]  # (1, 50)
     with torch.no_grad():
         (logits, _), _ = torch_model(torch.from_numpy(ids))
@@ -274,7 +274,7 @@ def test_refused_options(tmp_path, corpus_file, capsys, flags, message):
 
 def test_refused_engine_for_a_checkpoint(tmp_path, corpus_file, capsys):
     cfg = Config(hidden_size=8, embedding_size=4, layer_norm=True)
-    weights = with_prefix("model", CharLM(5, cfg).state_dict())
+    weights = with_prefix("model", CharLMNet(5, cfg).state_dict())
     path = tmp_path / "ln.safetensors"
     meta = {"task": "charlm", "engine": "torch", "config": config_to_dict(cfg), "vocab": "abcde"}
     save_checkpoint(path, weights, meta)

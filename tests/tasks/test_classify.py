@@ -78,7 +78,10 @@ def test_memory_task_many_to_one(trained_run, capsys):
     assert "macro-F1" in out and "neg" in out and "pos" in out
     code, out, _ = cli(capsys, "classify", "predict", run, "--data", folder / "test.npz")
     lines = out.splitlines()
-    assert code == 0 and lines[0] == "index,label,probability" and len(lines) == 201
+    header = "index,label,probability,p_neg,p_pos"  # every class's probability
+    assert code == 0 and lines[0] == header and len(lines) == 201
+    row = [float(v) for v in lines[1].split(",")[2:]]
+    assert row[0] == max(row[1:]) and sum(row[1:]) == pytest.approx(1, abs=1e-5)
     truth = memory_data(200, seed=1)["y"]
     predicted = np.array([line.split(",")[1] for line in lines[1:]])
     assert (predicted == truth).mean() == pytest.approx(result["accuracy"])
@@ -100,7 +103,7 @@ def test_tagging_task_many_to_many(tmp_path, capsys):
         capsys, "classify", "predict", tmp_path / "run", "--data", tmp_path / "new.npz"
     )
     lines = out.splitlines()
-    assert lines[0] == "index,step,label,probability" and len(lines) == 1 + 5 + 6 + 7
+    assert lines[0].startswith("index,step,label,probability,p_") and len(lines) == 1 + 5 + 6 + 7
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ def test_fashion_mnist_rows_as_steps(tmp_path, capsys, monkeypatch):
             header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
             data = gzip.compress(header + values.astype(np.uint8).tobytes())
             (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(data)
-    monkeypatch.setattr(classify, "FASHION_MNIST_DIR", folder)
+    monkeypatch.setattr(classify.data, "FASHION_MNIST_DIR", folder)
     args = ["classify", "train", "--dataset", "FashionMNIST", "--out", tmp_path / "run"]
     code, _, err = cli(capsys, *args, "--max-steps", 2, "--hidden-size", 8, *FAST)
     assert code == 0, err
@@ -278,7 +281,7 @@ def test_missing_extras_and_packages(files, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "sktime", None)
     code, _, err = cli(capsys, "classify", "train", "--dataset", "GunPoint")
     assert code == 2 and "pip install 'rnnkit[data]'" in err
-    monkeypatch.setattr(classify, "FASHION_MNIST_DIR", files / "absent")
+    monkeypatch.setattr(classify.data, "FASHION_MNIST_DIR", files / "absent")
     code, _, err = cli(capsys, "classify", "train", "--dataset", "FashionMNIST")
     assert code == 2 and "apt-get install dataset-fashion-mnist" in err
 

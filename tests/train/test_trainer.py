@@ -13,15 +13,11 @@ from torch import nn
 from rnnkit.train.checkpoint import load_checkpoint, strip_prefix
 from rnnkit.train.config import ConfigError, TrainConfig
 from rnnkit.train.logging import read_metrics
-from rnnkit.train.trainer import (
-    DivergenceGuard,
-    Plateau,
-    Trainer,
-    TrainingDiverged,
-    build_optimizer,
-    learning_rate,
-    prepare_run_dir,
-)
+from rnnkit.data.batch import StatefulBatch
+from rnnkit.train.run import check_run_dir
+from rnnkit.train.schedule import Plateau, learning_rate
+from rnnkit.train.torch_engine import TorchEngine, build_optimizer
+from rnnkit.train.trainer import DivergenceGuard, Trainer, TrainingDiverged
 
 
 class Toy(nn.Module):
@@ -48,7 +44,7 @@ def batch(step, poison_at=None, poison=math.nan):
     y = x.sum(-1, keepdim=True).cumsum(1) * 0.1  # (B, T, 1)
     if step == poison_at:
         x, y = x * poison, y * poison
-    return x, y, step % 4 == 0
+    return StatefulBatch(x, y, step % 4 == 0)
 
 
 def evaluate(model):
@@ -64,8 +60,9 @@ def config(**kw):
 
 def make(out, cfg=None, batches=batch, resume_from=None, seed=0):
     torch.manual_seed(seed)
-    return Trainer(Toy(), cfg or config(), batches, evaluate, out, task="toy", unit="value",
-                   resume_from=resume_from)  # fmt: skip
+    cfg = cfg or config()
+    engine = TorchEngine(Toy(), cfg, batches, evaluate)
+    return Trainer(engine, cfg, out, task="toy", unit="value", resume_from=resume_from)
 
 
 def test_learning_rate_schedule():
@@ -248,16 +245,16 @@ def test_max_time(tmp_path):
     assert summary["stop_reason"] == "max_time" and summary["wall_time"] >= 0.3
 
 
-def test_prepare_run_dir(tmp_path):
-    assert prepare_run_dir(tmp_path / "new", resume=False) == tmp_path / "new"
+def test_check_run_dir(tmp_path):
+    assert check_run_dir(tmp_path / "new", resume=False) == tmp_path / "new"
     assert not (tmp_path / "new").exists()  # checks only, writes nothing
-    with pytest.raises(ConfigError, match="holds no last.safetensors"):
-        prepare_run_dir(tmp_path, resume=True)
-    (tmp_path / "metrics.csv").write_text("x")
+    with pytest.raises(ConfigError, match="no last.safetensors"):
+        check_run_dir(tmp_path, resume=True)
+    make(tmp_path / "run").fit()
     with pytest.raises(ConfigError, match="already holds a run; pass --resume"):
-        prepare_run_dir(tmp_path, resume=False)
+        check_run_dir(tmp_path / "run", resume=False)
     with pytest.raises(ConfigError, match="a file is in the way"):
-        prepare_run_dir(tmp_path / "metrics.csv", resume=False)
+        check_run_dir(tmp_path / "run" / "metrics.csv", resume=False)
 
 
 def test_divergence_guard_smooths_single_batches():

@@ -1,8 +1,9 @@
 """charlm on the NumPy engine: ``rnnkit charlm train --engine numpy`` and ``--preset min-char-rnn``.
 
-The model is ``rnnkit.numpy.CharRNN``, the twin of ``CharLM`` (same state_dict keys and shapes),
-trained by ``rnnkit.train.numpy_trainer.NumpyTrainer`` (the loop, run directory and checkpoint
-format of the torch engine) with one of two runners making the steps:
+The model is ``rnnkit.numpy.CharRNN``, the twin of ``CharLMNet`` (same state_dict keys and
+shapes), trained by the one loop (``rnnkit.train.Trainer`` with ``rnnkit.train.NumpyEngine``:
+the run directory and checkpoint format of the torch engine) with one of two runners making the
+steps:
 
 - ``StreamRunner`` (``--engine numpy``): the same data as the torch engine (``StreamBatches``:
   B contiguous streams, the state carried and reset where the data wraps), fp32, the mean loss,
@@ -17,8 +18,7 @@ format of the torch engine) with one of two runners making the steps:
   The validation loss, ``eval`` and ``sample`` start from a zero state, as for every checkpoint,
   and show it.
 
-Evaluation and sampling here are the NumPy twins of ``charlm.evaluate_text`` and ``sample_text``.
-This module imports nothing from ``charlm`` (``charlm`` imports it).
+Evaluation and sampling here are the NumPy twins of ``model.evaluate_text`` and ``sample_text``.
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rnnkit.data.text import Corpus, StreamBatches, Vocab, scoring_batches
+from rnnkit.data.text import StreamBatches, Vocab, scoring_batches
 from rnnkit.numpy import (
-    MIN_CHAR_RNN,
     SGD,
     Adagrad,
     Adam,
@@ -46,66 +44,13 @@ from rnnkit.numpy import (
     clip_grad_norm,
 )
 from rnnkit.train.checkpoint import strip_prefix
-from rnnkit.train.config import ConfigError, TrainConfig, flag_name, require
-from rnnkit.train.numpy_trainer import (
-    NumpyTrainer,
-    optimizer_state,
-    optimizer_to_tensors,
+from rnnkit.train.config import ConfigError, TrainConfig
+from rnnkit.train.state import (
+    numpy_optimizer_state,
+    numpy_optimizer_to_tensors,
     state_from_tensors,
     state_to_tensors,
 )
-
-TASK = "charlm"  # charlm.TASK
-
-# --preset NAME: "fixed" values cannot be changed with the preset, "defaults" can (by a flag)
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "min-char-rnn": {
-        "fixed": {
-            "engine": "numpy", "model": "rnn", "num_layers": 1, "embedding_size": 0,
-            "dropout": 0.0, "batch_size": 1, "optimizer": "adagrad", "schedule": "constant",
-            "warmup_steps": 0, "weight_decay": 0.0,
-        },
-        "defaults": {
-            "hidden_size": MIN_CHAR_RNN.hidden_size, "seq_length": MIN_CHAR_RNN.seq_length,
-            "lr": MIN_CHAR_RNN.learning_rate, "grad_clip": MIN_CHAR_RNN.clip,
-            "sample_every": MIN_CHAR_RNN.sample_every,
-            "sample_length": MIN_CHAR_RNN.sample_length,
-            "eval_every": 1000, "eval_chars": 100_000, "seed": 0,  # MinCharRNN's seed
-        },
-    },
-}  # fmt: skip
-
-# what the NumPy engine lacks: field -> (the only value it takes, why)
-_LACKS = {
-    "layer_norm": (False, "has no layer-normalized cells"),
-    "precision": ("fp32", "computes in fp32 (fp64 with --preset min-char-rnn), not bf16"),
-    "device": ("cpu", "runs on the CPU"),
-}
-
-
-def preset_values(name: str) -> dict[str, Any]:
-    """The config values of ``--preset name`` (its fixed values and its defaults)."""
-    return {"preset": name} | PRESETS[name]["fixed"] | PRESETS[name]["defaults"]
-
-
-def check_numpy_config(cfg: Any) -> None:
-    """ConfigError for a flag that contradicts the preset, or asks what the engine lacks."""
-    if cfg.preset != "none":
-        for name, value in PRESETS[cfg.preset]["fixed"].items():
-            if getattr(cfg, name) != value:
-                raise ConfigError(
-                    f"--preset {cfg.preset}: {flag_name(name)} is fixed at {value!r}, got "
-                    f"{getattr(cfg, name)!r}; drop {flag_name(name)}, or the preset"
-                )
-        require(cfg.grad_clip > 0, "grad_clip", "a number > 0 with a preset", cfg.grad_clip)
-    if cfg.engine != "numpy":
-        return
-    for name, (only, why) in _LACKS.items():
-        value = getattr(cfg, name)
-        if value != only:
-            flag = flag_name(name) if isinstance(value, bool) else f"{flag_name(name)} {value}"
-            raise ConfigError(f"{flag}: the NumPy engine {why}; drop it or use --engine torch")
-
 
 # ---------------------------------------------------------------------------------------------
 # the model, evaluation and sampling
@@ -234,14 +179,14 @@ class StreamRunner:
             write(f"--- sample at step {self.step} ---\n{text}\n---")
 
     def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        optim_tensors, optim_meta = optimizer_to_tensors(self.optimizer)
+        optim_tensors, optim_meta = numpy_optimizer_to_tensors(self.optimizer)
         state_tensors, state_n = state_to_tensors(self.state)
         rng = {"dropout": self.model.dropout_rng.bit_generator.state}
         return optim_tensors | state_tensors, {"optim": optim_meta, "state": state_n, "rng": rng}
 
     def restore(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.model.load_state_dict(strip_prefix("model", tensors))
-        self.optimizer.load_state_dict(optimizer_state(tensors, meta["optim"]))
+        self.optimizer.load_state_dict(numpy_optimizer_state(tensors, meta["optim"]))
         self.model.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
         self.state = state_from_tensors(tensors, meta["state"])
         self.step = meta["step"]
@@ -274,7 +219,7 @@ class PresetRunner:
 
     def training_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         sd = self.loop.state_dict()
-        optim_tensors, optim_meta = optimizer_to_tensors(self.loop.optimizer)
+        optim_tensors, optim_meta = numpy_optimizer_to_tensors(self.loop.optimizer)
         rng = sd["rng"] | {"keys": sd["rng"]["keys"].tolist()}
         meta = {"optim": optim_meta, "state": -1, "rng": {"min_char_rnn": rng}}
         meta["min_char_rnn"] = {"p": sd["p"], "smooth_loss": sd["smooth_loss"]}
@@ -285,61 +230,10 @@ class PresetRunner:
             {
                 "config": asdict(self.loop.config),
                 "model": strip_prefix("model", tensors),
-                "optimizer": optimizer_state(tensors, meta["optim"]),
+                "optimizer": numpy_optimizer_state(tensors, meta["optim"]),
                 "n": meta["step"],
                 "h": tensors["state"],
                 "rng": meta["rng"]["min_char_rnn"],
                 **meta["min_char_rnn"],
             }
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# the verb
-
-
-def train_numpy(
-    cfg: Any,
-    corpus: Corpus,
-    batches: StreamBatches,
-    train_ids: np.ndarray,
-    eval_ids: np.ndarray,
-    out: Path,
-    resume_from: tuple[dict[str, Any], dict[str, Any]] | None = None,
-) -> int:
-    """``rnnkit charlm train`` with ``engine == "numpy"`` (the data checked and split by
-    ``charlm.train``); returns 0, or 130 when stopped by Ctrl-C."""
-    if cfg.preset == "min-char-rnn":
-        runner: StreamRunner | PresetRunner = PresetRunner(cfg, corpus.vocab, train_ids)
-        what = f"min-char-rnn: vanilla RNN {cfg.hidden_size}, batch 1, Adagrad {cfg.lr:g}, fp64"
-    else:
-        runner = StreamRunner(cfg, corpus.vocab, batches)
-        what = f"{cfg.num_layers}-layer {cfg.model.upper()} {cfg.hidden_size}, NumPy fp32"
-    if resume_from is not None:  # torch tensors as loaded by charlm.train -> NumPy arrays
-        resume_from = ({k: t.numpy() for k, t in resume_from[0].items()}, resume_from[1])
-
-    def evaluate() -> float:
-        total, count = evaluate_text_numpy(runner.model, eval_ids)
-        return total / count
-
-    trainer = NumpyTrainer(
-        runner, cfg, evaluate, out, task=TASK, meta={"vocab": corpus.vocab.chars}, unit="char",
-        resume_from=resume_from,
-    )  # fmt: skip
-    if resume_from is None:
-        out.mkdir(parents=True, exist_ok=True)
-        corpus.save(out)
-    model = runner.model
-    n_params = sum(p.size for name, p in model.params.items() if name not in model.frozen)
-    print(
-        f"charlm: {corpus.source}: {len(corpus.ids):,} characters, {len(corpus.vocab)} distinct; "
-        f"{what}, {n_params:,} parameters -> {out}",
-        flush=True,
-    )
-    summary = trainer.fit()
-    print(
-        f"done: {summary['steps']} steps ({summary['stop_reason']}), "
-        f"val {summary['final_val_loss']:.4f} nats/char (best {summary['best_val_loss']:.4f}), "
-        f"{summary['throughput'] or 0:,.0f} chars/s; sample with `rnnkit charlm sample {out}`"
-    )
-    return 130 if summary["stop_reason"] == "interrupted" else 0

@@ -1,0 +1,14 @@
+"""The batch types the training loop tells apart by name, never by a tuple's length."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class StatefulBatch(NamedTuple):
+    """A batch of a task that carries the recurrent state across batches (truncated BPTT):
+    ``x`` and ``y`` as any batch, ``reset`` True where the batch starts from a zero state."""
+
+    x: Any
+    y: Any
+    reset: bool

@@ -1,0 +1,296 @@
+"""The Python API of ``rnnkit classify``: ``Classifier(**config).fit(X, y).predict(X)``.
+
+``train_run`` is what ``rnnkit classify train`` and ``Classifier.fit`` both run; ``load_model``
+rebuilds a classifier from a checkpoint alone; ``evaluate_model`` scores one on labelled data
+(``rnnkit.metrics``).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
+
+from rnnkit.data.ucr import (
+    IGNORE_INDEX,
+    LabelEncoder,
+    SequenceDataError,
+    SequenceSet,
+    check_features,
+    check_finite,
+    check_labelled,
+    feature_stats,
+    from_arrays,
+    from_frame,
+    load_file,
+    make_batch,
+)
+from rnnkit.metrics import classification_report, log_loss
+from rnnkit.tasks.classify.config import TASK, Config
+from rnnkit.tasks.classify.data import load_splits, resolve, validation_split
+from rnnkit.tasks.classify.model import SequenceClassifier, build_model
+from rnnkit.train.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    require_meta,
+    resolve_checkpoint,
+    strip_prefix,
+)
+from rnnkit.train.config import config_from_dict
+from rnnkit.train.run import open_run, resolve_device, seed_everything
+from rnnkit.train.torch_engine import TorchEngine
+from rnnkit.train.trainer import Trainer
+
+EVAL_BATCH = 512
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[SequenceClassifier, Config, dict]:
+    """The model (eval mode), config and checkpoint metadata of a run directory or file."""
+    path = resolve_checkpoint(path)
+    tensors, meta = load_checkpoint(path, task=TASK)
+    require_meta(meta, ("config", "classes", "input_size", "seq_len"), path)
+    cfg = config_from_dict(Config, meta["config"])
+    model = build_model(cfg, meta["input_size"], len(meta["classes"]), meta["seq_len"])
+    load_weights(model, strip_prefix("model", tensors), path)
+    return model.to(resolve_device(device)).eval(), cfg, meta
+
+
+def check_head(model: SequenceClassifier, data: SequenceSet) -> None:
+    """SequenceDataError when ``data``'s labels are per step and the model's per sequence, or
+    the other way round."""
+    if data.labels is not None and data.per_step != model.per_step:
+        want, got = ("step", "sequence") if model.per_step else ("sequence", "step")
+        raise SequenceDataError(
+            f"{data.source}: the model labels each {want} but the data has a label per {got}"
+        )
+
+
+def check_inputs(data: SequenceSet, input_size: int) -> SequenceSet:
+    """``data``, checked to be finite with the model's number of features."""
+    check_finite(data)
+    check_features(data, input_size)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation: probabilities, loss, metrics
+
+
+def _batches(data: SequenceSet, targets: np.ndarray | None = None):
+    for start in range(0, len(data), EVAL_BATCH):
+        index = np.arange(start, min(start + EVAL_BATCH, len(data)))
+        yield index, make_batch(data, index, targets)
+
+
+@torch.no_grad()
+def predict_proba(model: SequenceClassifier, data: SequenceSet) -> list[np.ndarray]:
+    """Class probabilities of each sequence: (C,), or (T_i, C) per step with a tagging head."""
+    device = model.mean.device
+    probs: list[np.ndarray] = []
+    for index, (x, _) in _batches(data):
+        p = model.predict(x.to(device)).cpu().numpy()  # (B, C) or (B, T_b, C)
+        probs += [p[i] if p.ndim == 2 else p[i, : data.lengths[j]] for i, j in enumerate(index)]
+    return probs
+
+
+@torch.no_grad()
+def mean_loss(model: SequenceClassifier, data: SequenceSet, targets: np.ndarray) -> float:
+    """Mean cross-entropy per sequence (per valid step with a tagging head)."""
+    device = model.mean.device
+    total, count = 0.0, 0
+    for _, (x, y) in _batches(data, targets):
+        logits, _ = model(x.to(device))
+        flat = logits.float().reshape(-1, logits.size(-1))  # (B, C) or (B*T_b, C)
+        y = y.to(device).reshape(-1)
+        total += F.cross_entropy(flat, y, ignore_index=IGNORE_INDEX, reduction="sum").item()
+        count += int((y != IGNORE_INDEX).sum())
+    return total / count
+
+
+def evaluate_model(model: SequenceClassifier, classes: list[str], data: SequenceSet) -> dict:
+    """``classification_report`` of ``model`` on labelled ``data`` (every valid step when
+    tagging), with the mean cross-entropy of the true classes ("log_loss")."""
+    check_head(model, data)
+    targets = LabelEncoder(classes).encode(data)  # (N,) or (N, T)
+    probs = predict_proba(model, data)
+    if model.per_step:
+        y_true = np.concatenate([targets[i, :n] for i, n in enumerate(data.lengths)])
+        flat = np.concatenate(probs)  # (valid steps, C)
+    else:
+        y_true, flat = targets, np.stack(probs)  # (N,), (N, C)
+    report = classification_report(y_true, flat.argmax(-1), classes)
+    report["log_loss"] = log_loss(y_true, flat)
+    report["per_step"] = model.per_step
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def train_run(
+    cfg: Config,
+    train_set: SequenceSet,
+    out: Path,
+    resume_from: tuple[dict, dict] | None = None,
+    verbose: bool = True,
+    test_set: SequenceSet | None = None,
+) -> tuple[Trainer, dict[str, Any] | None]:
+    """Train ``cfg`` on ``train_set`` in the run directory ``out`` (held by ``open_run``), then
+    score best.safetensors on ``test_set`` (its results go into summary.json). Returns the
+    trainer (its ``summary``) and the test report (None without a test set or on Ctrl-C)."""
+    for data in (train_set,) + ((test_set,) if test_set is not None else ()):
+        check_labelled(data)
+        check_finite(data)
+    classes = LabelEncoder.fit(train_set).classes
+    encoder = LabelEncoder(classes)
+    if test_set is not None:
+        check_features(test_set, train_set.num_features)
+        encoder.encode(test_set)  # a test label unknown to training: a clear error now
+    fit_set, val_set = validation_split(cfg, train_set, encoder)
+    cfg = resolve(cfg, train_set, len(fit_set))
+    y_fit, y_val = encoder.encode(fit_set), encoder.encode(val_set)
+    seq_len = max(d.x.shape[1] for d in (train_set, val_set, test_set) if d is not None)
+
+    seed_everything(cfg.seed)
+    model = build_model(cfg, train_set.num_features, len(classes), seq_len)
+    if cfg.normalize == "feature":
+        mean, std = feature_stats(fit_set)
+        model.mean.copy_(torch.from_numpy(mean))
+        model.std.copy_(torch.from_numpy(std))
+    steps_per_epoch = math.ceil(len(fit_set) / cfg.batch_size)
+
+    def train_batch(step: int) -> tuple[PackedSequence, Tensor]:
+        epoch, i = divmod(step, steps_per_epoch)
+        order = np.random.default_rng((cfg.seed, epoch)).permutation(len(fit_set))
+        return make_batch(fit_set, order[i * cfg.batch_size : (i + 1) * cfg.batch_size], y_fit)
+
+    engine = TorchEngine(model, cfg, train_batch, lambda m: mean_loss(m, val_set, y_val))
+    meta = {"classes": classes, "input_size": train_set.num_features, "seq_len": seq_len}
+    trainer = Trainer(
+        engine, cfg, out, task=TASK, meta=meta, unit="seq", resume_from=resume_from,
+        verbose=verbose,
+    )  # fmt: skip
+    if verbose:
+        n_params = sum(p.numel() for p in model.parameters())
+        print(
+            f"classify: {cfg.dataset or cfg.data or train_set.source}: {len(fit_set)} training, "
+            f"{0 if val_set is fit_set else len(val_set)} validation"
+            + (f", {len(test_set)} test" if test_set is not None else "")
+            + f" sequences of up to {seq_len} steps x {train_set.num_features} features, "
+            f"{len(classes)} classes; {type(model).__name__} ({cfg.cell.upper()} "
+            f"{cfg.hidden_size}), {n_params:,} parameters; {steps_per_epoch} steps per epoch "
+            f"-> {out}",
+            flush=True,
+        )
+    summary = trainer.fit()
+    if summary["stop_reason"] == "interrupted" or test_set is None:
+        return trainer, None
+    best, _, _ = load_model(out, cfg.device)
+    report = evaluate_model(best, classes, test_set)
+    trainer.add_results(
+        **{f"test_{k}": report[k] for k in ("accuracy", "macro_f1", "log_loss", "n")}
+    )
+    return trainer, report
+
+
+# ---------------------------------------------------------------------------------------------
+# the Python API
+
+
+def as_sequences(x: Any, y: Any = None, source: str = "X") -> SequenceSet:
+    """A SequenceSet of what users hold: a SequenceSet; a path (.ts, long CSV, .npz, .npy); a
+    long-form DataFrame (``id``, optional ``label``, numeric features); an array (N, T, F) or
+    (N, T), or a list of (T_i, F) / (T_i,) arrays, with labels ``y`` (N,) or (N, T)."""
+    if isinstance(x, SequenceSet):
+        data = x
+    elif isinstance(x, str | Path):
+        data = load_file(x)
+    elif isinstance(x, pd.DataFrame):
+        data = from_frame(x, source)
+    elif isinstance(x, np.ndarray | list):
+        return from_arrays(x, None if y is None else np.asarray(y, dtype=object), source=source)
+    else:
+        raise TypeError(
+            f"{source}: expected an array (N, T, F), a list of (T, F) arrays, a long-form "
+            f"DataFrame or a path, got {type(x).__name__}"
+        )
+    if y is not None:
+        raise ValueError(f"{source}: labels come with the data of a {type(x).__name__}; drop y")
+    return data
+
+
+class Classifier:
+    """The Python API of ``rnnkit classify``, in the manner of sktime's classifiers.
+
+    ``Classifier(**config)`` takes fields of ``Config`` (``model="lstm_fcn", max_steps=500``).
+    ``fit(X, y)`` trains on sequences (see ``as_sequences``; X None: the config's ``dataset``
+    or ``data``, its training split) in ``out`` (default: a temporary directory, removed after;
+    the model stays in memory). Then ``predict(X)`` gives labels, ``predict_proba(X)`` class
+    probabilities (columns in ``classes_`` order), ``evaluate(X, y)`` accuracy, macro-F1, log
+    loss, per-class scores and the confusion matrix. ``Classifier.load(run)`` loads any run.
+    """
+
+    def __init__(self, **config: Any):
+        self.cfg = config_from_dict(Config, {"tensorboard": False} | config)
+        self.model: SequenceClassifier | None = None
+        self.classes_: list[str] = []
+        self.summary: dict[str, Any] = {}
+
+    def fit(
+        self, X: Any = None, y: Any = None, out: str | Path | None = None, verbose: bool = False
+    ) -> Classifier:
+        """Train on ``X`` (and labels ``y``); returns self."""
+        train_set = load_splits(self.cfg)[0] if X is None else as_sequences(X, y)
+        with tempfile.TemporaryDirectory(prefix="rnnkit-classify-") as tmp:
+            with open_run(out if out is not None else tmp, False, TASK) as run:
+                trainer, _ = train_run(self.cfg, train_set, run, verbose=verbose)
+            self.summary = trainer.summary
+            self.model, self.cfg, meta = load_model(run, self.cfg.device)
+        self.classes_ = list(meta["classes"])
+        self._input_size = meta["input_size"]
+        return self
+
+    @classmethod
+    def load(cls, run: str | Path, device: str = "cpu") -> Classifier:
+        """The classifier of a run directory or checkpoint (``rnnkit classify train --out``)."""
+        self = cls.__new__(cls)
+        self.model, self.cfg, meta = load_model(run, device)
+        self.classes_, self._input_size, self.summary = (
+            list(meta["classes"]),
+            meta["input_size"],
+            {},
+        )
+        return self
+
+    def _data(self, X: Any, y: Any = None) -> SequenceSet:
+        if self.model is None:
+            raise RuntimeError("Classifier: expected a trained model; call fit() or load() first")
+        return check_inputs(as_sequences(X, y), self._input_size)
+
+    def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Probabilities (N, C); with a tagging model a list of (T_i, C), one per sequence."""
+        probs = predict_proba(self.model, self._data(X))
+        return probs if self.model.per_step else np.stack(probs)
+
+    def predict(self, X: Any) -> np.ndarray | list[np.ndarray]:
+        """Labels (N,); with a tagging model a list of (T_i,) label arrays."""
+        classes = np.array(self.classes_, dtype=object)
+        probs = self.predict_proba(X)
+        if self.model.per_step:
+            return [classes[p.argmax(-1)] for p in probs]
+        return classes[probs.argmax(-1)]
+
+    def evaluate(self, X: Any, y: Any = None) -> dict[str, Any]:
+        """Accuracy, macro-F1, log loss, per-class scores and confusion on labelled data."""
+        data = self._data(X, y)
+        check_labelled(data)
+        return evaluate_model(self.model, self.classes_, data)

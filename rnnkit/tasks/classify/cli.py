@@ -1,0 +1,140 @@
+"""``rnnkit classify train | eval | predict``: thin wrappers of the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from rnnkit.data.ucr import load_file
+from rnnkit.metrics import format_report
+from rnnkit.tasks.classify.api import (
+    check_inputs,
+    evaluate_model,
+    load_model,
+    predict_proba,
+    train_run,
+)
+from rnnkit.tasks.classify.config import FIXED_ON_RESUME, TASK, Config
+from rnnkit.tasks.classify.data import load_splits
+from rnnkit.train.config import ConfigError, add_config_args, flags_given
+from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, is_run_dir, open_run, run_config
+from rnnkit.viz.classify import plot_confusion
+
+
+def _run_dir(path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def _plot(report: dict, classes: list[str], run: str | Path, plot: str, title: str) -> Path | None:
+    """Draw the confusion matrix at ``plot`` ('' = RUN/confusion.png, 'none' = no plot)."""
+    if plot == "none":
+        return None
+    path = Path(plot) if plot else _run_dir(run) / "confusion.png"
+    if plot and path.exists() and not path.is_file():
+        raise ConfigError(f"--plot {path}: a directory; pass a .png file path")
+    if plot and path.exists() and is_run_dir(path.parent) and path.suffix != ".png":
+        raise ConfigError(f"--plot {path}: a file of the run itself; pass a .png file path")
+    try:
+        plot_confusion(report["confusion"], classes, path, title)
+    except PermissionError:
+        raise ConfigError(
+            f"cannot write the confusion matrix to {path} (no permission); pass --plot FILE.png "
+            f"elsewhere, or --plot none"
+        ) from None
+    return path
+
+
+def train(args: argparse.Namespace) -> int:
+    """``rnnkit classify train``: returns 0, or 130 when stopped by Ctrl-C."""
+    with open_run(args.out, args.resume, TASK) as out:
+        run = run_config(
+            Config, flags_given(Config, args), out, TASK, resume=args.resume,
+            fixed=FIXED_ON_RESUME, resume_base={"head": "auto"},
+        )  # fmt: skip
+        train_set, test_set = load_splits(run.config)
+        trainer, report = train_run(run.config, train_set, out, run.resume_from, test_set=test_set)
+    if report is None:
+        return EXIT_INTERRUPTED
+    _plot(report, trainer.meta["classes"], out, "", Path(test_set.source).name)
+    print(format_report(report, f"test ({test_set.source}), best.safetensors"))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``rnnkit classify eval``: metrics on the run's test split (or ``--data``)."""
+    model, cfg, meta = load_model(args.run, args.device)
+    data = load_file(args.data) if args.data else load_splits(cfg)[1]
+    report = evaluate_model(model, meta["classes"], check_inputs(data, meta["input_size"]))
+    plot = _plot(report, meta["classes"], args.run, args.plot, Path(data.source).name)
+    if args.json:
+        print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "n")}))
+    else:
+        print(format_report(report, f"{data.source}"))
+        if plot is not None:
+            print(f"confusion matrix: {plot}")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``rnnkit classify predict``: a CSV of each sequence's (or step's) label, its probability
+    and every class's probability, keyed by the input's ids (or row index)."""
+    if args.output:
+        check_output_file(args.output, "--output", args.overwrite, inputs=[args.data])
+    model, _, meta = load_model(args.run, args.device)
+    data = check_inputs(load_file(args.data), meta["input_size"])
+    probs = predict_proba(model, data)
+    classes = meta["classes"]
+    key = "id" if data.ids is not None else "index"
+    names = data.ids if data.ids is not None else range(len(data))
+    header = [key] + (["step"] if model.per_step else []) + ["label", "probability"]
+    header += [f"p_{c}" for c in classes]
+    handle = open(args.output, "w", newline="") if args.output else sys.stdout
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for name, p in zip(names, probs, strict=True):
+            rows = enumerate(p) if model.per_step else [(None, p)]
+            for t, q in rows:
+                k = int(q.argmax())
+                step = [] if t is None else [t]
+                writer.writerow([name, *step, classes[k], f"{q[k]:.6f}", *(f"{v:.6f}" for v in q)])
+    finally:
+        if args.output:
+            handle.close()
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the verbs train, eval and predict to the ``classify`` parser."""
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    p = verbs.add_parser("train", help="train a classifier", description="Train a classifier.")
+    p.add_argument("--out", default="runs/classify", help="run directory (default: runs/classify)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    add_config_args(p, Config)
+    p.set_defaults(func=train)
+
+    p = verbs.add_parser(
+        "eval", help="accuracy, macro-F1, per-class report", description="Evaluate a run."
+    )
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--data", default="", help="labelled data (default: the run's test split)")
+    p.add_argument("--json", action="store_true", help='print {"accuracy", "macro_f1", "n"}')
+    p.add_argument(
+        "--plot",
+        default="",
+        help="confusion matrix PNG (default: RUN/confusion.png; none: no plot)",
+    )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.set_defaults(func=evaluate)
+
+    p = verbs.add_parser("predict", help="label new sequences", description="Predict labels.")
+    p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--data", required=True, help=".ts, .csv, .npz or .npy sequences")
+    p.add_argument("--output", default="", help="CSV file to write (default: stdout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.set_defaults(func=predict)

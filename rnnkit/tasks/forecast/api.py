@@ -1,0 +1,236 @@
+"""The Python API of ``rnnkit forecast``: ``Forecaster(**config).fit(data).predict()``.
+
+``train_model`` is what ``rnnkit forecast train`` and ``Forecaster.fit`` both run;
+``load_run`` rebuilds a forecaster from a checkpoint alone; ``evaluate_holdout`` scores the
+model and the baselines (``rnnkit.metrics``) on the held-out periods.
+
+Per series, the targets are optionally logged, differenced (``--difference seasonal``: y[t] -
+y[t-m]) and scaled with statistics of the training periods only; the input at step t is
+[targets, past covariates, known-future covariates and calendar features of t and of the H
+steps after t]. From the last step's state (``--head many-to-one``) or from every step's
+(``many-to-many``, denser supervision) the head predicts the next H targets, as changes from
+the value at that step (``--relative``). Evaluation holds out the last ``--holdout`` periods of
+each series (validation, if any, is the ``--val-periods`` before them) and scores the model and,
+on the same split, the naive, seasonal-naive and ETS baselines by MAE, RMSE, MAPE, sMAPE, MASE.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from rnnkit.data.series import Panel, Scaler, check_lengths, split_points
+from rnnkit.data.series_windows import Layout, build_windows, fit_scaler
+from rnnkit.metrics import baseline_methods, scores
+from rnnkit.tasks.forecast.config import TASK, Config
+from rnnkit.tasks.forecast.data import forecast_frame, layout_of, load_panel, scalers_for
+from rnnkit.tasks.forecast.model import RegLSTM, check_periods, forecast, median_index
+from rnnkit.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+    require_meta,
+    resolve_checkpoint,
+    strip_prefix,
+)
+from rnnkit.train.config import ConfigError, config_from_dict
+from rnnkit.train.run import open_run, seed_everything
+from rnnkit.train.torch_engine import TorchEngine
+from rnnkit.train.trainer import Trainer
+
+
+def evaluate_holdout(
+    model: RegLSTM, layout: Layout, panel: Panel, scalers: dict[str, Scaler], holdout: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Forecast the last ``holdout`` periods of each series from the periods before them.
+
+    Returns ({"model": scores, "baselines": {name: scores}}, plot items for
+    ``rnnkit.viz.forecast.plot_forecast``).
+    """
+    if holdout < 1:
+        raise ConfigError("--holdout: expected the periods to evaluate on (>= 1), got 0")
+    check_lengths(panel, layout.history_needed + holdout, "--input-length, lag and --holdout")
+    history = panel.head([len(s) - holdout for s in panel.series])
+    preds = forecast(model, layout, history, scalers, holdout)  # each (K, n, Q)
+    mid = median_index(model)
+    truth = [s.y[-holdout:] for s in panel.series]
+    past = [s.y for s in history.series]
+    result = {"model": scores(truth, [p[..., mid] for p in preds], past, layout.season)}
+    result["baselines"] = {
+        name: scores(truth, [f(h, holdout, layout.season) for h in past], past, layout.season)
+        for name, f in baseline_methods().items()
+    }
+    items = []
+    for s, p in zip(panel.series, preds, strict=True):
+        for j, name in enumerate(layout.targets):
+            item = {
+                "id": s.id, "target": name, "time": s.time, "values": s.y[:, j],
+                "forecast_time": s.time[-holdout:], "forecast": p[:, j, mid],
+            }  # fmt: skip
+            if p.shape[-1] > 1:
+                item["lower"], item["upper"] = p[:, j, 0], p[:, j, -1]
+            items.append(item)
+    return result, items
+
+
+def build_model(cfg: Config, layout: Layout) -> RegLSTM:
+    """The RegLSTM of ``cfg`` for ``layout`` (batch-first)."""
+    return RegLSTM(
+        layout.input_size, layout.output_size, cfg.hidden_size, cfg.num_layers,
+        many_to_one=cfg.head == "many-to-one", batch_first=True, dropout=cfg.dropout,
+        loss=cfg.loss, quantiles=cfg.quantile_levels(), huber_delta=cfg.huber_delta,
+        layer_norm=cfg.layer_norm,
+    )  # fmt: skip
+
+
+def load_run(path: str | Path) -> tuple[RegLSTM, Layout, dict[str, Scaler], Config]:
+    """(model, layout, scalers, config) of a forecast run directory or checkpoint file."""
+    path = resolve_checkpoint(path)
+    tensors, meta = load_checkpoint(path, task=TASK)
+    require_meta(meta, ("config", "layout", "scalers"), path)
+    cfg = config_from_dict(Config, meta["config"])
+    try:
+        layout = Layout(**meta["layout"])
+        scalers = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
+        raise CheckpointError(
+            f"{path}: the checkpoint's layout or scalers are damaged ({e}); use the checkpoint "
+            f"as rnnkit wrote it, or train again"
+        ) from e
+    model = build_model(cfg, layout)
+    load_weights(model, strip_prefix("model", tensors), path)
+    return model.eval(), layout, scalers, cfg
+
+
+def train_model(
+    cfg: Config,
+    panel: Panel,
+    out: Path,
+    resume_from: tuple[dict, dict] | None = None,
+    verbose: bool = True,
+) -> tuple[RegLSTM, Layout, dict[str, Scaler], Trainer]:
+    """Train on ``panel`` into the run directory ``out`` (held by ``open_run``); returns (model
+    with the best weights, layout, scalers, the trainer: its ``summary``)."""
+    layout = layout_of(cfg, panel)
+    if cfg.holdout:  # what evaluating the holdout will need, checked before any training
+        check_periods(layout, cfg.holdout)
+    need = layout.history_needed + layout.horizon + cfg.val_periods + cfg.holdout
+    check_lengths(panel, need, "--input-length, --horizon, the lag, --val-periods and --holdout")
+    ends = [split_points(len(s), cfg.holdout, cfg.val_periods) for s in panel.series]
+    scalers = {
+        s.id: fit_scaler(s, layout, te) for s, (te, _) in zip(panel.series, ends, strict=True)
+    }
+    train = build_windows(panel, layout, scalers, [(0, te) for te, _ in ends], cfg.stride)
+    val = build_windows(panel, layout, scalers, ends) if cfg.val_periods else train
+    many_to_one = cfg.head == "many-to-one"
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+
+    def train_batch(step: int) -> tuple[Tensor, Tensor]:
+        epoch, i = divmod(step, steps_per_epoch)  # a new order of the windows every epoch
+        generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(train), generator=generator)
+        return train.batch(order[i * cfg.batch_size : (i + 1) * cfg.batch_size], many_to_one)
+
+    def evaluate(model: nn.Module) -> float:
+        total = 0.0
+        for index in torch.arange(len(val)).split(1024):
+            x, y = val.batch(index, many_to_one=True)
+            out = model(x.to(model.head.weight.device))[0]
+            out = out if many_to_one else out[:, -1]  # the forecast from the window's end
+            total += model.loss_fn(out, y.to(out.device)).item() * len(index)
+        return total / len(val)
+
+    seed_everything(cfg.seed)
+    model = build_model(cfg, layout)
+    meta = {"layout": layout.to_dict(), "scalers": {k: v.to_dict() for k, v in scalers.items()}}
+    trainer = Trainer(
+        TorchEngine(model, cfg, train_batch, evaluate), cfg, out, task=TASK, meta=meta,
+        unit="value", resume_from=resume_from, verbose=verbose,
+    )  # fmt: skip
+    few = "; few windows: shorten --input-length or --horizon" if len(train) < 8 else ""
+    trainer.write(
+        f"forecast: {len(panel.series)} series, {len(train)} training windows, "
+        f"{len(val) if cfg.val_periods else 0} validation windows; input {layout.input_size} "
+        f"features x {cfg.input_length} periods -> {cfg.horizon} periods x "
+        f"{len(layout.targets)} target(s); difference lag {layout.lag}, season {layout.season}{few}"
+    )
+    trainer.fit()
+    best, _ = load_checkpoint(out / "best.safetensors", task=TASK)
+    model.load_state_dict(strip_prefix("model", best))
+    return model.eval(), layout, scalers, trainer
+
+
+class Forecaster:
+    """The Python API of ``rnnkit forecast``: ``Forecaster(**config).fit(data).predict()``.
+
+    Keyword arguments are fields of ``Config`` (``input_length=24, horizon=12, holdout=36``,
+    ``time="date", target=["sales"]`` ...; column lists may be lists). ``fit(data)`` takes a
+    DataFrame, a CSV path or an (N, T, F) array (None: the config's csv or dataset) and trains
+    in ``out`` (default: a temporary directory, removed after). Then ``predict()`` forecasts
+    after each series' end, ``evaluate()`` scores the held-out periods against the baselines.
+    """
+
+    def __init__(self, **config: Any):
+        values = {k: ",".join(map(str, v)) if isinstance(v, list | tuple) else v
+                  for k, v in config.items()}  # fmt: skip
+        if "freq" in values and isinstance(values["freq"], int):
+            values["freq"] = str(values["freq"])
+        self.cfg = config_from_dict(Config, {"tensorboard": False} | values)
+        self.model: RegLSTM | None = None
+        self.layout: Layout | None = None
+        self.scalers: dict[str, Scaler] = {}
+        self.panel: Panel | None = None
+        self.summary: dict[str, Any] = {}
+
+    def fit(self, data: Any = None, out: str | Path | None = None, verbose: bool = False):
+        """Train on ``data``; returns self."""
+        self.panel, self.cfg = load_panel(self.cfg, data)
+        with tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") as tmp:
+            with open_run(out if out is not None else tmp, False, TASK) as run:
+                self.model, self.layout, self.scalers, trainer = train_model(
+                    self.cfg, self.panel, run, verbose=verbose
+                )
+        self.summary = trainer.summary
+        return self
+
+    @classmethod
+    def load(cls, run: str | Path) -> Forecaster:
+        """The forecaster of a run directory or checkpoint (``rnnkit forecast train --out``)."""
+        self = cls.__new__(cls)
+        self.model, self.layout, self.scalers, self.cfg = load_run(run)
+        self.panel, self.summary = None, {}
+        return self
+
+    def _data(self, data: Any) -> Panel:
+        if self.model is None:
+            raise RuntimeError("Forecaster: expected a fitted model; call fit() or load() first")
+        if data is None and self.panel is not None:
+            return self.panel
+        return load_panel(self.cfg, data)[0]
+
+    def predict(self, data: Any = None, periods: int | None = None) -> pd.DataFrame:
+        """Forecasts of the ``periods`` (default: horizon) after each series' end, as a
+        DataFrame (id, time, [target,] value, [quantiles])."""
+        panel = self._data(data)
+        periods = periods or self.layout.horizon
+        scalers = scalers_for(panel, self.layout, self.scalers, [len(s) for s in panel.series])
+        preds = forecast(self.model, self.layout, panel, scalers, periods)
+        return forecast_frame(panel, self.layout, preds, self.cfg.quantile_levels())
+
+    def evaluate(self, data: Any = None, holdout: int | None = None) -> dict[str, Any]:
+        """Scores on the last ``holdout`` (default: the config's) periods: the model's and the
+        baselines', as ``rnnkit forecast eval --json`` prints them."""
+        return self._evaluate(data, holdout)[0]
+
+    def _evaluate(self, data: Any, holdout: int | None):
+        panel = self._data(data)
+        holdout = holdout or self.cfg.holdout
+        ends = [len(s) - holdout for s in panel.series]
+        scalers = scalers_for(panel, self.layout, self.scalers, ends)
+        return evaluate_holdout(self.model, self.layout, panel, scalers, holdout)

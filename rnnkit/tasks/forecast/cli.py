@@ -1,0 +1,129 @@
+"""``rnnkit forecast train | predict | eval``: thin wrappers of the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, train_model
+from rnnkit.tasks.forecast.config import FIXED_ON_RESUME, TASK, Config
+from rnnkit.tasks.forecast.data import load_panel
+from rnnkit.train.config import ConfigError, add_config_args, flags_given
+from rnnkit.train.run import (
+    EXIT_INTERRUPTED,
+    check_output_file,
+    is_run_dir,
+    open_run,
+    run_config,
+    write_json,
+)
+from rnnkit.viz.forecast import plot_forecast
+
+
+def _table(result: dict[str, Any]) -> str:
+    rows = [("model", result["model"])] + list(result["baselines"].items())
+    lines = [f"{'':16}" + "".join(f"{k:>11}" for k in ("mae", "rmse", "mape", "smape", "mase"))]
+    for name, s in rows:
+        lines.append(f"{name:16}" + "".join(f"{v:11.4g}" for v in s.values()))
+    return "\n".join(lines)
+
+
+def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with NaN (e.g. MAPE of an all-zero truth) as null."""
+    if isinstance(result, dict):
+        return {k: _jsonable(v) for k, v in result.items()}
+    return None if isinstance(result, float) and not math.isfinite(result) else result
+
+
+def train(args: argparse.Namespace) -> int:
+    """``rnnkit forecast train``: train, then score the holdout and draw forecast.png."""
+    with open_run(args.out, args.resume, TASK) as out:
+        run = run_config(
+            Config, flags_given(Config, args), out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME
+        )
+        panel, cfg = load_panel(run.config)
+        model, layout, scalers, trainer = train_model(cfg, panel, out, run.resume_from)
+        summary = trainer.summary
+        print(
+            f"done: {summary['steps']} steps ({summary['stop_reason']}), best evaluation loss "
+            f"{summary['best_val_loss']:.4f} at step {summary['best_step']} -> {out}"
+        )
+        if summary["stop_reason"] == "interrupted":
+            return EXIT_INTERRUPTED
+        if cfg.holdout:
+            result, items = evaluate_holdout(model, layout, panel, scalers, cfg.holdout)
+            write_json(out / "eval.json", _jsonable(result))
+            trainer.add_results(holdout=cfg.holdout, test=_jsonable(result)["model"])
+            plot_forecast(items, out / "forecast.png", f"last {cfg.holdout} periods held out")
+            print(f"held-out {cfg.holdout} periods:\n{_table(result)}")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """``rnnkit forecast predict``: forecasts after each series' end, as CSV."""
+    if args.periods is not None and args.periods < 1:
+        raise ConfigError(f"--periods: expected an int >= 1, got {args.periods}")
+    if args.out:
+        check_output_file(args.out, "--out", args.overwrite, inputs=[args.csv])
+    frame = Forecaster.load(args.run).predict(args.csv, args.periods)
+    if args.out:
+        frame.to_csv(args.out, index=False)
+        print(f"{len(frame)} forecast rows -> {args.out}", file=sys.stderr)
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``rnnkit forecast eval``: scores on the held-out periods, model and baselines."""
+    fc = Forecaster.load(args.run)
+    if args.holdout is not None and args.holdout < 1:
+        raise ConfigError(f"--holdout: expected an int >= 1, got {args.holdout}")
+    result, items = fc._evaluate(args.csv, args.holdout)
+    plot = args.plot or (Path(args.run) / "forecast.png" if Path(args.run).is_dir() else None)
+    if plot and plot != "none":
+        if args.plot and is_run_dir(Path(plot).parent) and Path(plot).suffix != ".png":
+            raise ConfigError(f"--plot {plot}: a file of the run itself; pass a .png file path")
+        try:
+            plot_forecast(items, plot, f"last {args.holdout or fc.cfg.holdout} periods held out")
+        except PermissionError:
+            raise ConfigError(
+                f"cannot write the forecast plot to {plot} (no permission); pass --plot "
+                f"FILE.png elsewhere, or --plot none"
+            ) from None
+    print(json.dumps(_jsonable(result)) if args.json else _table(result))
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the verbs train, predict and eval to the ``forecast`` parser."""
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    p = verbs.add_parser("train", help="train a forecaster", description="Train a forecaster.")
+    p.add_argument("--out", default="runs/forecast", help="run directory (default: runs/forecast)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    add_config_args(p, Config)
+    p.set_defaults(func=train)
+
+    about = "Forecast the periods after each series' end, as CSV."
+    p = verbs.add_parser("predict", help="forecast after each series' end", description=about)
+    p.add_argument("run", metavar="RUN", help="run directory or checkpoint file")
+    p.add_argument("--csv", default=None, help="series to forecast (default: the run's data)")
+    p.add_argument("--out", default=None, help="CSV file to write (default: stdout)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--periods", type=int, default=None, help="periods ahead (default: horizon)")
+    p.set_defaults(func=predict)
+
+    about = "MAE, RMSE, MAPE, sMAPE and MASE on the held-out periods: model and baselines."
+    p = verbs.add_parser("eval", help="score the held-out periods", description=about)
+    p.add_argument("run", metavar="RUN", help="run directory or checkpoint file")
+    p.add_argument("--csv", default=None, help="series to score (default: the run's data)")
+    p.add_argument("--holdout", type=int, default=None, help="periods (default: the run's)")
+    p.add_argument(
+        "--plot", default=None, help="forecast plot (default: RUN/forecast.png; none: no plot)"
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(func=evaluate)
