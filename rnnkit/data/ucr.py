@@ -1,300 +1,48 @@
 """Labelled sequence sets for classification and tagging: UCR/UEA, ``.ts``, CSV and NumPy.
 
-A ``SequenceSet`` holds N sequences of up to T steps and F features as one zero-padded cube
-``x`` (N, T, F) with their ``lengths`` (N,), and string labels: one per sequence (N,) for
-many-to-one classification, or one per step (N, T) for many-to-many tagging. Padding is never
-data: a batch of unequal lengths is a PackedSequence built from the lengths, so what lies beyond
-a sequence's end cannot reach a model.
+This module holds the UCR/UEA classification sets bundled with sktime (``load_bundled("GunPoint")``,
+with their own train/test splits). Only sktime's data files are read (by ``read_ts``), so nothing
+ever goes to the network; sktime is the optional extra ``rnnkit[data]``.
 
-Sources:
+It is also the entry point of the sequence data, re-exporting what the other files hold:
 
-- the UCR/UEA classification sets bundled with sktime (``load_bundled("GunPoint")``), with their
-  own train/test splits. Only sktime's data files are read (by this module's own ``.ts``
-  parser), so nothing ever goes to the network; sktime is the optional extra ``rnnkit[data]``;
-- any ``.ts`` file (the UEA format: ``@`` header lines, then one case a line, dimensions
-  separated by ``:``, values by ``,``, the class label last);
-- a CSV in long form: one row per time step, an ``id`` column naming the sequence (its rows in
-  order), an optional ``label`` column (the same on every row of a sequence, or one per step for
-  tagging) and numeric feature columns;
-- a ``.npz`` with ``x`` (N, T, F) or (N, T), optional ``y`` (N,) or (N, T) and ``lengths`` (N,);
-  a ``.npy`` holds ``x`` alone (unlabelled, for prediction).
-
-Every loader checks what it reads; ``check_*`` hold the checks a task needs before training or
-predicting (labels present, two classes or more, no NaN, the model's feature count).
+- ``sequences.py``: ``SequenceSet`` (a zero-padded cube ``x`` (N, T, F), ``lengths`` (N,) and
+  string labels, one a sequence or one a step), ``from_arrays``, the ``check_*`` a task needs
+  before training or predicting, ``LabelEncoder``, ``stratified_split``, ``feature_stats`` and
+  ``make_batch``;
+- ``sequence_files.py``: the readers of ``.ts``, long-form CSV (and DataFrames), ``.npz`` and
+  ``.npy`` files, and ``load_file`` choosing among them by suffix.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from rnnkit.data.sequence_files import from_frame, load_file, read_csv, read_numpy, read_ts
+from rnnkit.data.sequences import (
+    IGNORE_INDEX,
+    LabelEncoder,
+    SequenceDataError,
+    SequenceSet,
+    check_features,
+    check_finite,
+    check_labelled,
+    feature_stats,
+    from_arrays,
+    make_batch,
+    stratified_split,
+)
+
+__all__ = [
+    "DATA_EXTRA", "IGNORE_INDEX", "SequenceDataError", "SequenceSet",
+    "from_arrays", "from_frame", "load_file", "read_csv", "read_numpy", "read_ts",
+    "bundled_datasets", "load_bundled", "sktime_data_dir",
+    "check_features", "check_finite", "check_labelled",
+    "LabelEncoder", "feature_stats", "make_batch", "stratified_split",
+]  # fmt: skip
 
 DATA_EXTRA = "pip install 'rnnkit[data]'"
-IGNORE_INDEX = -100  # the target of a padded step in tagging (torch's cross-entropy default)
-
-
-class SequenceDataError(ValueError):
-    """Sequence data that cannot be used; the message says what is wrong and what to do."""
-
-
-@dataclass
-class SequenceSet:
-    """N labelled (or unlabelled) sequences, zero-padded to a common length.
-
-    Attributes:
-        x: (N, T, F) float32; steps at and beyond ``lengths[i]`` are zero.
-        lengths: (N,) int64, each in 1..T.
-        labels: (N,) str (one label a sequence), (N, T) str (one a step, "" beyond the length)
-            or None (unlabelled).
-        classes: the class order the source declares (a ``.ts`` header, Fashion-MNIST), or None.
-        source: where the data came from, for messages.
-        ids: (N,) str, each sequence's id in the source (a CSV's ``id`` column), or None.
-    """
-
-    x: np.ndarray
-    lengths: np.ndarray
-    labels: np.ndarray | None
-    classes: tuple[str, ...] | None
-    source: str
-    ids: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    @property
-    def num_features(self) -> int:
-        return self.x.shape[2]
-
-    @property
-    def per_step(self) -> bool:
-        """True when the labels are one per step (tagging)."""
-        return self.labels is not None and self.labels.ndim == 2
-
-    def subset(self, index: np.ndarray) -> SequenceSet:
-        """The sequences at ``index``, padding trimmed to the longest of them."""
-        lengths = self.lengths[index]
-        t = int(lengths.max()) if len(lengths) else 0
-        labels = None if self.labels is None else self.labels[index]
-        if labels is not None and labels.ndim == 2:
-            labels = labels[:, :t]
-        ids = None if self.ids is None else self.ids[index]
-        return SequenceSet(self.x[index, :t], lengths, labels, self.classes, self.source, ids)
-
-
-# ---------------------------------------------------------------------------------------------
-# building a set from arrays
-
-
-def _label_strings(y: np.ndarray) -> np.ndarray:
-    """Labels as strings: integer-valued floats as integers ("1", not "1.0"); NaN/None as ""."""
-    y = np.asarray(y)
-    if y.dtype.kind == "f":
-        missing = np.isnan(y)
-        whole = np.all(y[~missing] == np.round(y[~missing]))
-        text = np.where(missing, "", (y.astype(np.int64) if whole else y).astype(str))
-        return text.astype(str)
-    if y.dtype.kind == "O":
-        return np.array(["" if v is None or v != v else str(v) for v in y.ravel()]).reshape(y.shape)
-    return y.astype(str)
-
-
-def from_arrays(
-    x: np.ndarray | list[np.ndarray],
-    y: np.ndarray | None = None,
-    lengths: np.ndarray | None = None,
-    classes: tuple[str, ...] | None = None,
-    source: str = "arrays",
-) -> SequenceSet:
-    """A SequenceSet from a cube (N, T, F) or (N, T), or a list of (T_i, F) / (T_i,) arrays.
-
-    ``lengths`` (N,) marks how many steps of each row of a cube are data (default: all); ``y``
-    is (N,) for a label a sequence, (N, T) for a label a step. Labels become strings.
-    """
-    if isinstance(x, list):
-        seqs = [np.asarray(s, dtype=np.float32) for s in x]
-        seqs = [s[:, None] if s.ndim == 1 else s for s in seqs]  # (T_i, F)
-        if not seqs or any(s.ndim != 2 or len(s) == 0 for s in seqs):
-            raise SequenceDataError(f"{source}: expected non-empty (T, F) sequences")
-        if len({s.shape[1] for s in seqs}) > 1:
-            counts = sorted({s.shape[1] for s in seqs})
-            raise SequenceDataError(f"{source}: sequences have different feature counts {counts}")
-        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        cube = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]), dtype=np.float32)
-        for i, s in enumerate(seqs):
-            cube[i, : len(s)] = s
-    else:
-        cube = np.asarray(x)
-        if cube.dtype.kind not in "fiub":
-            raise SequenceDataError(f"{source}: expected numeric x, got dtype {cube.dtype}")
-        cube = cube.astype(np.float32)
-        if cube.ndim == 2:
-            cube = cube[:, :, None]  # (N, T, 1)
-        if cube.ndim != 3 or cube.shape[0] == 0 or cube.shape[1] == 0:
-            raise SequenceDataError(
-                f"{source}: expected x of shape (N, T, F) or (N, T) with N, T >= 1, "
-                f"got {cube.shape}"
-            )
-        if lengths is None:
-            lengths = np.full(len(cube), cube.shape[1], dtype=np.int64)
-        lengths = np.asarray(lengths)
-        if lengths.shape != (len(cube),) or lengths.dtype.kind not in "iu":
-            raise SequenceDataError(
-                f"{source}: expected lengths of shape ({len(cube)},) of ints, got "
-                f"{lengths.shape} {lengths.dtype}"
-            )
-        lengths = lengths.astype(np.int64)
-        if lengths.min() < 1 or lengths.max() > cube.shape[1]:
-            raise SequenceDataError(
-                f"{source}: lengths must be in 1..{cube.shape[1]} (the T of x), got "
-                f"{lengths.min()}..{lengths.max()}"
-            )
-        steps = np.arange(cube.shape[1])
-        cube[steps[None, :] >= lengths[:, None]] = 0.0  # padding is zero, whatever it was
-    labels = None
-    if y is not None:
-        labels = _label_strings(y)
-        if labels.shape not in ((len(cube),), cube.shape[:2]):
-            raise SequenceDataError(
-                f"{source}: expected labels of shape ({len(cube)},) (one a sequence) or "
-                f"{cube.shape[:2]} (one a step), got {labels.shape}"
-            )
-        if labels.ndim == 2:
-            labels = np.where(np.arange(cube.shape[1])[None, :] < lengths[:, None], labels, "")
-    return SequenceSet(cube, lengths, labels, classes, source)
-
-
-# ---------------------------------------------------------------------------------------------
-# file formats: .ts, CSV (long), .npz / .npy
-
-
-def read_ts(path: str | Path) -> SequenceSet:
-    """A ``.ts`` file (UEA format): equal or unequal lengths, one or more dimensions."""
-    path = Path(path)
-    header: dict[str, str] = {}
-    seqs, labels = [], []
-    with open(path, encoding="utf-8") as f:
-        in_data = False
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            if not in_data:
-                if not line.startswith("@"):
-                    raise SequenceDataError(f"{path}:{number}: expected an @ header line or @data")
-                key, _, value = line[1:].partition(" ")
-                header[key.lower()] = value.strip()
-                in_data = key.lower() == "data"
-                continue
-            if header.get("timestamps", "false").lower() == "true":
-                raise SequenceDataError(f"{path}: @timeStamps true is not supported")
-            if header.get("targetlabel", "false").lower() == "true":
-                raise SequenceDataError(f"{path}: a regression set (@targetLabel), not classes")
-            fields = line.split(":")
-            has_label = header.get("classlabel", "false").split(" ")[0].lower() == "true"
-            if has_label:
-                labels.append(fields.pop().strip())
-            try:
-                dims = [
-                    np.array(d.replace("?", "nan").split(","), dtype=np.float32) for d in fields
-                ]
-            except ValueError as e:
-                raise SequenceDataError(f"{path}:{number}: a value is not a number ({e})") from e
-            if len({len(d) for d in dims}) != 1:
-                raise SequenceDataError(
-                    f"{path}:{number}: dimensions of one case have different lengths "
-                    f"{[len(d) for d in dims]}"
-                )
-            seqs.append(np.stack(dims, axis=1))  # (T_i, F)
-    if "data" not in header:
-        raise SequenceDataError(f"{path}: no @data line; is this a .ts file?")
-    if not seqs:
-        raise SequenceDataError(f"{path}: no cases after @data")
-    declared = header.get("classlabel", "").split()[1:]
-    classes = tuple(declared) if declared else None
-    y = np.array(labels) if labels else None
-    return from_arrays(seqs, y, classes=classes, source=str(path))
-
-
-def read_csv(path: str | Path) -> SequenceSet:
-    """A long-form CSV: columns ``id``, optional ``label``, the rest numeric features."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype={"id": str, "label": str}, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise SequenceDataError(f"{path}: not a readable CSV ({e})") from e
-    return from_frame(df, str(path))
-
-
-def from_frame(df: pd.DataFrame, source: str = "DataFrame") -> SequenceSet:
-    """A long-form table: one row per step, columns ``id`` (the sequence), optional ``label``
-    (one per sequence, or one per step for tagging), the rest numeric features; the rows of a
-    sequence in order. The ids are kept (``SequenceSet.ids``)."""
-    path = source
-    if "id" not in df.columns:
-        raise SequenceDataError(
-            f"{path}: expected an 'id' column (one row per time step, an id per sequence), "
-            f"got columns {list(df.columns)}"
-        )
-    features = [c for c in df.columns if c not in ("id", "label")]
-    if not features:
-        raise SequenceDataError(f"{path}: no feature columns besides 'id' and 'label'")
-    bad = [c for c in features if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise SequenceDataError(f"{path}: feature column(s) {bad} are not numeric")
-    if df["id"].isna().any():
-        raise SequenceDataError(f"{path}: row {int(df['id'].isna().argmax()) + 2} has no id")
-    groups = list(df.groupby(df["id"].astype(str), sort=False))
-    seqs = [g[features].to_numpy(np.float32) for _, g in groups]
-    ids = np.array([name for name, _ in groups], dtype=str)
-    y = None
-    if "label" in df.columns:
-        per_seq = [g["label"].to_numpy(object) for _, g in groups]
-        if all(len(set(map(str, s))) == 1 for s in per_seq):
-            y = np.array([s[0] for s in per_seq], dtype=object)  # (N,)
-        else:
-            t = max(len(s) for s in per_seq)
-            y = np.full((len(per_seq), t), "", dtype=object)  # (N, T)
-            for i, s in enumerate(per_seq):
-                y[i, : len(s)] = s
-    data = from_arrays(seqs, y, source=source)
-    data.ids = ids
-    return data
-
-
-def read_numpy(path: str | Path) -> SequenceSet:
-    """A ``.npz`` with ``x`` (or ``X``), optional ``y`` and ``lengths``; or a ``.npy`` ``x``."""
-    path = Path(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise SequenceDataError(f"{path}: not a readable NumPy file ({e})") from e
-    if isinstance(loaded, np.ndarray):
-        return from_arrays(loaded, source=str(path))
-    with loaded:
-        arrays = {k: loaded[k] for k in loaded.files}
-    key = "x" if "x" in arrays else "X" if "X" in arrays else None
-    if key is None:
-        raise SequenceDataError(f"{path}: expected an array 'x' (N, T, F), got {sorted(arrays)}")
-    return from_arrays(arrays[key], arrays.get("y"), arrays.get("lengths"), source=str(path))
-
-
-def load_file(path: str | Path) -> SequenceSet:
-    """A sequence set from a ``.ts``, ``.csv``, ``.npz`` or ``.npy`` file."""
-    path = Path(path)
-    readers = {".ts": read_ts, ".csv": read_csv, ".npz": read_numpy, ".npy": read_numpy}
-    if not path.is_file():
-        raise SequenceDataError(f"{path}: no such file")
-    if path.suffix.lower() not in readers:
-        raise SequenceDataError(
-            f"{path}: expected a .ts, .csv, .npz or .npy file, got {path.suffix or 'no suffix'!r}"
-        )
-    return readers[path.suffix.lower()](path)
-
 
 # ---------------------------------------------------------------------------------------------
 # sktime's bundled UCR/UEA sets
@@ -343,149 +91,3 @@ def load_bundled(name: str) -> tuple[SequenceSet, SequenceSet]:
         )
     folder = sktime_data_dir() / name
     return read_ts(folder / f"{name}_TRAIN.ts"), read_ts(folder / f"{name}_TEST.ts")
-
-
-# ---------------------------------------------------------------------------------------------
-# checks
-
-
-def check_finite(data: SequenceSet) -> None:
-    """Refuse NaN or infinite values within the sequences."""
-    bad = ~np.isfinite(data.x)
-    if bad.any():
-        i, t, f = np.argwhere(bad)[0]
-        raise SequenceDataError(
-            f"{data.source}: {int(bad.sum())} NaN or infinite value(s), the first at sequence "
-            f"{i}, step {t}, feature {f}; fill or drop missing values first"
-        )
-
-
-def check_labelled(data: SequenceSet) -> None:
-    """Refuse data without labels, with a missing label, or with a single class."""
-    if data.labels is None:
-        raise SequenceDataError(
-            f"{data.source}: no labels; training and evaluation need them (a 'label' column in "
-            f"a CSV, 'y' in a .npz, '@classLabel true' in a .ts file)"
-        )
-    valid = data.labels if not data.per_step else data.labels[_step_mask(data)]
-    missing = np.flatnonzero(valid == "")
-    if len(missing):
-        where = "sequence" if not data.per_step else "labelled step"
-        raise SequenceDataError(
-            f"{data.source}: {len(missing)} missing label(s), the first at {where} {missing[0]}"
-        )
-    classes = [str(c) for c in np.unique(valid)]
-    if len(classes) < 2:
-        raise SequenceDataError(
-            f"{data.source}: a single class ({classes[0]!r}); classification needs two or more"
-        )
-
-
-def check_features(data: SequenceSet, expected: int) -> None:
-    """Refuse data whose feature count is not the model's."""
-    if data.num_features != expected:
-        raise SequenceDataError(
-            f"{data.source}: sequences have {data.num_features} feature(s), the model was "
-            f"trained on {expected}"
-        )
-
-
-def _step_mask(data: SequenceSet) -> np.ndarray:
-    """(N, T) True at the steps within each sequence's length."""
-    return np.arange(data.x.shape[1])[None, :] < data.lengths[:, None]
-
-
-# ---------------------------------------------------------------------------------------------
-# labels, splits, statistics, batches
-
-
-def _class_order(labels: np.ndarray) -> list[str]:
-    """Distinct labels, numerically ordered when all are numbers, else alphabetically."""
-    distinct = [str(v) for v in np.unique(labels) if v != ""]
-    try:
-        return sorted(distinct, key=float)
-    except ValueError:
-        return sorted(distinct)
-
-
-class LabelEncoder:
-    """Maps string labels to class ids 0..C-1 and back, in a fixed class order."""
-
-    def __init__(self, classes: list[str] | tuple[str, ...]):
-        if len(set(classes)) != len(classes):
-            raise SequenceDataError(f"LabelEncoder: duplicate classes in {list(classes)}")
-        self.classes = [str(c) for c in classes]
-        self._ids = {c: i for i, c in enumerate(self.classes)}
-
-    @classmethod
-    def fit(cls, data: SequenceSet) -> LabelEncoder:
-        """The classes of ``data``: its declared order, else sorted."""
-        check_labelled(data)
-        seen = _class_order(data.labels)
-        if data.classes is not None and set(seen) <= set(data.classes):
-            return cls(list(data.classes))
-        return cls(seen)
-
-    def encode(self, data: SequenceSet) -> np.ndarray:
-        """Class ids (N,) or (N, T) with ``IGNORE_INDEX`` beyond each length; refuse unknowns."""
-        check_labelled(data)
-        labels = data.labels if not data.per_step else np.where(_step_mask(data), data.labels, "")
-        unknown = sorted({str(v) for v in np.unique(labels)} - set(self._ids) - {""})
-        if unknown:
-            raise SequenceDataError(
-                f"{data.source}: label(s) {unknown[:5]} are not among the model's classes "
-                f"{self.classes}"
-            )
-        table = {**self._ids, "": IGNORE_INDEX}
-        return np.vectorize(table.__getitem__, otypes=[np.int64])(labels)
-
-    def decode(self, ids: np.ndarray) -> np.ndarray:
-        """Labels of class ids."""
-        return np.asarray(self.classes, dtype=object)[ids]
-
-
-def stratified_split(
-    data: SequenceSet, fraction: float, seed: int
-) -> tuple[SequenceSet, SequenceSet]:
-    """(rest, held out): about ``fraction`` of each class held out (at least one of each class
-    with two or more members), drawn with ``seed``. Per-step labels split uniformly."""
-    rng = np.random.default_rng(seed)
-    if data.per_step or data.labels is None:
-        order = rng.permutation(len(data))
-        held = order[: max(1, round(fraction * len(data)))]
-    else:
-        held_parts = []
-        for c in _class_order(data.labels):
-            members = rng.permutation(np.flatnonzero(data.labels == c))
-            k = round(fraction * len(members))
-            held_parts.append(members[: max(k, 1) if len(members) > 1 else k])
-        held = np.concatenate(held_parts)
-    mask = np.zeros(len(data), dtype=bool)
-    mask[held] = True
-    if mask.all() or not mask.any():
-        raise SequenceDataError(
-            f"{data.source}: cannot hold out {fraction:g} of {len(data)} sequences"
-        )
-    return data.subset(np.flatnonzero(~mask)), data.subset(np.flatnonzero(mask))
-
-
-def feature_stats(data: SequenceSet) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation (F,) of each feature over all valid steps (std >= 1e-6)."""
-    values = data.x[_step_mask(data)]  # (steps, F)
-    return values.mean(0), np.maximum(values.std(0), 1e-6)
-
-
-def make_batch(
-    data: SequenceSet, index: np.ndarray, targets: np.ndarray | None = None
-) -> tuple[PackedSequence | torch.Tensor, torch.Tensor | None]:
-    """The sequences at ``index`` and their targets (B,) or (B, T_b): a PackedSequence, or a
-    (B, T_b, F) tensor when all have the same length (torch's fused kernels run faster so)."""
-    lengths = torch.from_numpy(data.lengths[index])
-    t = int(lengths.max())
-    x = torch.from_numpy(data.x[index, :t])  # (B, T_b, F)
-    if not bool((lengths == t).all()):
-        x = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-    if targets is None:
-        return x, None
-    y = targets[index] if targets.ndim == 1 else targets[index, :t]  # (B,) or (B, T_b)
-    return x, torch.from_numpy(np.ascontiguousarray(y))
