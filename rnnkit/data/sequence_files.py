@@ -106,14 +106,15 @@ def from_frame(df: pd.DataFrame, source: str = "DataFrame") -> SequenceSet:
     ids = np.array([name for name, _ in groups], dtype=str)
     y = None
     if "label" in df.columns:
-        per_seq = [g["label"].to_numpy(object) for _, g in groups]
+        # in the column's dtype, so that from_arrays writes them as an array's (1.0 as "1")
+        per_seq = [g["label"].to_numpy() for _, g in groups]
         if all(len(set(map(str, s))) == 1 for s in per_seq):
-            y = np.array([s[0] for s in per_seq], dtype=object)  # (N,)
+            y = np.array([s[0] for s in per_seq], dtype=per_seq[0].dtype)  # (N,)
         else:
-            t = max(len(s) for s in per_seq)
-            y = np.full((len(per_seq), t), "", dtype=object)  # (N, T)
+            flat = np.concatenate(per_seq)  # beyond each length: unused, any value of the dtype
+            y = np.full((len(per_seq), max(len(s) for s in per_seq)), flat[0], dtype=flat.dtype)
             for i, s in enumerate(per_seq):
-                y[i, : len(s)] = s
+                y[i, : len(s)] = s  # (N, T)
     data = from_arrays(seqs, y, source=source)
     data.ids = ids
     return data

@@ -26,7 +26,7 @@ from rnnkit.data.text import (
     split_corpus,
 )
 from rnnkit.numpy import CharRNN
-from rnnkit.tasks.charlm.config import TASK, Config
+from rnnkit.tasks.charlm.config import PRESETS, TASK, Config, preset_values
 from rnnkit.tasks.charlm.model import CharLMNet, evaluate_text, sample_text
 from rnnkit.tasks.charlm.numpy_engine import (
     PresetRunner,
@@ -185,16 +185,21 @@ def stream_sample(
 class CharLM:
     """The Python API of ``rnnkit charlm``, in the manner of char-rnn and sktime's estimators.
 
-    ``CharLM(**config)`` takes fields of ``Config`` (``hidden_size=256, max_time=60`` ...).
+    ``CharLM(**config)`` takes fields of ``Config`` (``hidden_size=256, max_time=60`` ...);
+    ``preset="min-char-rnn"`` starts from the preset's values, as ``--preset`` does.
     ``fit(text_or_path)`` trains on a string, or a file or folder of text (a ``Path``, or a str
-    naming an existing one; None: the config's ``data``, else Python's standard library), in
+    naming an existing one; a one-word str that looks like a file name but names nothing is
+    refused as a missing file; None: the config's ``data``, else Python's standard library), in
     ``out`` (default: a temporary directory, removed after; the model stays in memory).
     ``sample(prime, length, temperature, top_k, seed)`` returns the text after ``prime``;
     ``score(text_or_path)`` its nats per character; ``CharLM.load(run)`` any trained run.
+    ``fit(verbose=True)`` prints the progress and samples; by default nothing is printed.
     """
 
     def __init__(self, **config: Any):
-        self.cfg = config_from_dict(Config, {"tensorboard": False} | config)
+        preset = config.get("preset", "none")
+        base = preset_values(preset) if preset in PRESETS else {}
+        self.cfg = config_from_dict(Config, {"tensorboard": False} | base | config)
         self.model: CharLMNet | CharRNN | None = None
         self.vocab: Vocab | None = None
         self.summary: dict[str, Any] = {}
@@ -202,11 +207,16 @@ class CharLM:
     def fit(
         self, data: str | Path | None = None, out: str | Path | None = None, verbose: bool = False
     ) -> CharLM:
-        """Train on ``data``; returns self."""
+        """Train on ``data`` in ``out`` (new or empty, else a ConfigError); returns self.
+        Prints nothing unless ``verbose``."""
         if data is None:
             corpus = load_corpus(self.cfg.data or None)
         elif isinstance(data, Path) or (isinstance(data, str) and _names_a_path(data)):
             corpus = load_corpus(data)
+        elif isinstance(data, str) and _looks_like_a_path(data):
+            raise TextDataError(
+                f"{data}: no such file or folder; pass an existing path, or the text itself"
+            )
         elif isinstance(data, str):
             corpus = Corpus.from_text(data)
         else:
@@ -256,6 +266,14 @@ class CharLM:
             if len(ids) < 2:
                 raise TextDataError(f"expected at least 2 characters of text, got {len(ids)}")
         return score_ids(model, ids)["nats_per_char"]
+
+
+def _looks_like_a_path(text: str) -> bool:
+    """Whether a str reads as a file name (one word with a suffix or a folder in it), not as a
+    text to train on."""
+    if len(text) > 4096 or any(c.isspace() for c in text):
+        return False
+    return "/" in text or bool(Path(text).suffix)
 
 
 def _names_a_path(text: str) -> bool:

@@ -143,10 +143,13 @@ def train_run(
     resume_from: tuple[dict, dict] | None = None,
     verbose: bool = True,
     test_set: SequenceSet | None = None,
+    label_dtype: str | None = None,
 ) -> tuple[Trainer, dict[str, Any] | None]:
     """Train ``cfg`` on ``train_set`` in the run directory ``out`` (held by ``open_run``), then
     score best.safetensors on ``test_set`` (its results go into summary.json). Returns the
-    trainer (its ``summary``) and the test report (None without a test set or on Ctrl-C)."""
+    trainer (its ``summary``) and the test report (None without a test set or on Ctrl-C).
+    ``label_dtype`` (the dtype of numeric labels, for ``Classifier.predict``) goes into the
+    checkpoints' metadata."""
     for data in (train_set,) + ((test_set,) if test_set is not None else ()):
         check_labelled(data)
         check_finite(data)
@@ -175,6 +178,8 @@ def train_run(
 
     engine = TorchEngine(model, cfg, train_batch, lambda m: mean_loss(m, val_set, y_val))
     meta = {"classes": classes, "input_size": train_set.num_features, "seq_len": seq_len}
+    if label_dtype is not None:
+        meta["label_dtype"] = label_dtype
     trainer = Trainer(
         engine, cfg, out, task=TASK, meta=meta, unit="seq", resume_from=resume_from,
         verbose=verbose,
@@ -206,26 +211,68 @@ def train_run(
 # the Python API
 
 
+def _label_array(y: Any) -> np.ndarray:
+    """Labels as one array: (N,) or (N, T) as given; per-step labels of unequal lengths (a list
+    of (T_i,) arrays) padded to (N, max T_i) with their first value (padding is never read)."""
+    if isinstance(y, list | tuple) and len(y) and all(np.ndim(v) == 1 for v in y):
+        rows = [np.asarray(v) for v in y]
+        if len({len(r) for r in rows}) > 1:
+            flat = np.concatenate(rows)  # the labels' common dtype
+            padded = np.full((len(rows), max(len(r) for r in rows)), flat[0], dtype=flat.dtype)
+            for i, r in enumerate(rows):
+                padded[i, : len(r)] = r
+            return padded
+    return np.asarray(y)
+
+
 def as_sequences(x: Any, y: Any = None, source: str = "X") -> SequenceSet:
     """A SequenceSet of what users hold: a SequenceSet; a path (.ts, long CSV, .npz, .npy); a
-    long-form DataFrame (``id``, optional ``label``, numeric features); an array (N, T, F) or
-    (N, T), or a list of (T_i, F) / (T_i,) arrays, with labels ``y`` (N,) or (N, T)."""
-    if isinstance(x, SequenceSet):
-        data = x
-    elif isinstance(x, str | Path):
-        data = load_file(x)
-    elif isinstance(x, pd.DataFrame):
-        data = from_frame(x, source)
-    elif isinstance(x, np.ndarray | list):
-        return from_arrays(x, None if y is None else np.asarray(y, dtype=object), source=source)
-    else:
+    long-form DataFrame (``id``, optional ``label``, numeric features; sequences in the order
+    of their first rows); an array (N, T, F) or (N, T), or a list of (T_i, F) / (T_i,) arrays,
+    with labels ``y``: (N,), or per step (N, T) or a list of (T_i,) arrays."""
+    if not isinstance(x, SequenceSet | str | Path | pd.DataFrame | np.ndarray | list):
         raise TypeError(
             f"{source}: expected an array (N, T, F), a list of (T, F) arrays, a long-form "
             f"DataFrame or a path, got {type(x).__name__}"
         )
+    if isinstance(x, np.ndarray | list):
+        labels = None if y is None else _label_array(y)
+        data = from_arrays(x, labels, source=source)
+        if isinstance(y, list | tuple) and labels.ndim == 2:  # a list of per-step labels
+            counts = np.array([len(v) for v in y])
+            for i in np.flatnonzero(counts != data.lengths)[:1]:
+                raise SequenceDataError(
+                    f"y: expected a label per step, got {counts[i]} label(s) for the "
+                    f"{data.lengths[i]} step(s) of sequence {i}"
+                )
+        return data
     if y is not None:
-        raise ValueError(f"{source}: labels come with the data of a {type(x).__name__}; drop y")
-    return data
+        what = {SequenceSet: "a SequenceSet", pd.DataFrame: "a DataFrame (its 'label' column)"}
+        raise ValueError(f"{source}: {what.get(type(x), 'a file')} carries its own labels; drop y")
+    if isinstance(x, SequenceSet):
+        return x
+    return from_frame(x, source) if isinstance(x, pd.DataFrame) else load_file(x)
+
+
+def _label_dtype(x: Any, y: Any) -> str | None:
+    """The dtype (``np.dtype.str``) of labels given as numbers or booleans (``y``, else a
+    DataFrame's ``label`` column), which ``predict`` gives back; None for any other labels."""
+    if y is not None:
+        dtype = _label_array(y).dtype
+    elif isinstance(x, pd.DataFrame) and "label" in x.columns:
+        dtype = x["label"].dtype
+    else:
+        return None
+    return dtype.str if isinstance(dtype, np.dtype) and dtype.kind in "biuf" else None
+
+
+def _class_values(classes: list[str], label_dtype: str | None) -> np.ndarray:
+    """The class names as labels of ``label_dtype`` (None: strings)."""
+    if label_dtype is None:
+        return np.array(classes, dtype=str)
+    if np.dtype(label_dtype).kind == "b":
+        return np.array([c == "True" for c in classes])
+    return np.array(classes).astype(label_dtype)
 
 
 class Classifier:
@@ -237,39 +284,48 @@ class Classifier:
     the model stays in memory). Then ``predict(X)`` gives labels, ``predict_proba(X)`` class
     probabilities (columns in ``classes_`` order), ``evaluate(X, y)`` accuracy, macro-F1, log
     loss, per-class scores and the confusion matrix. ``Classifier.load(run)`` loads any run.
+
+    Labels: ``classes_`` and what ``predict`` returns have the dtype of the labels given to
+    ``fit`` when they were numbers or booleans (``y``, or a DataFrame's ``label`` column; kept
+    in the checkpoint, so ``load`` gives them back too); otherwise they are strings (``str``
+    arrays), as are the labels read from files. ``fit(verbose=True)`` prints the progress;
+    by default nothing is printed.
     """
 
     def __init__(self, **config: Any):
         self.cfg = config_from_dict(Config, {"tensorboard": False} | config)
         self.model: SequenceClassifier | None = None
-        self.classes_: list[str] = []
+        self.classes_: np.ndarray = np.array([], dtype=str)
         self.summary: dict[str, Any] = {}
 
     def fit(
         self, X: Any = None, y: Any = None, out: str | Path | None = None, verbose: bool = False
     ) -> Classifier:
-        """Train on ``X`` (and labels ``y``); returns self."""
+        """Train on ``X`` (and labels ``y``) in ``out``; returns self. Prints nothing unless
+        ``verbose``. ``out`` must be new or empty (a ConfigError otherwise)."""
         train_set = load_splits(self.cfg)[0] if X is None else as_sequences(X, y)
+        label_dtype = _label_dtype(X, y)
         with tempfile.TemporaryDirectory(prefix="rnnkit-classify-") as tmp:
             with open_run(out if out is not None else tmp, False, TASK) as run:
-                trainer, _ = train_run(self.cfg, train_set, run, verbose=verbose)
-            self.summary = trainer.summary
-            self.model, self.cfg, meta = load_model(run, self.cfg.device)
-        self.classes_ = list(meta["classes"])
-        self._input_size = meta["input_size"]
+                trainer, _ = train_run(
+                    self.cfg, train_set, run, verbose=verbose, label_dtype=label_dtype
+                )
+            self._set(*load_model(run, self.cfg.device))
+        self.summary = trainer.summary
         return self
 
     @classmethod
     def load(cls, run: str | Path, device: str = "cpu") -> Classifier:
         """The classifier of a run directory or checkpoint (``rnnkit classify train --out``)."""
         self = cls.__new__(cls)
-        self.model, self.cfg, meta = load_model(run, device)
-        self.classes_, self._input_size, self.summary = (
-            list(meta["classes"]),
-            meta["input_size"],
-            {},
-        )
+        self._set(*load_model(run, device))
+        self.summary = {}
         return self
+
+    def _set(self, model: SequenceClassifier, cfg: Config, meta: dict) -> None:
+        self.model, self.cfg = model, cfg
+        self._classes, self._input_size = list(meta["classes"]), meta["input_size"]
+        self.classes_ = _class_values(self._classes, meta.get("label_dtype"))
 
     def _data(self, X: Any, y: Any = None) -> SequenceSet:
         if self.model is None:
@@ -277,20 +333,23 @@ class Classifier:
         return check_inputs(as_sequences(X, y), self._input_size)
 
     def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
-        """Probabilities (N, C); with a tagging model a list of (T_i, C), one per sequence."""
+        """Probabilities (N, C), columns in ``classes_`` order; with a tagging model a list of
+        (T_i, C), one per sequence."""
         probs = predict_proba(self.model, self._data(X))
         return probs if self.model.per_step else np.stack(probs)
 
     def predict(self, X: Any) -> np.ndarray | list[np.ndarray]:
-        """Labels (N,); with a tagging model a list of (T_i,) label arrays."""
-        classes = np.array(self.classes_, dtype=object)
+        """Labels (N,) (of ``classes_``'s dtype); with a tagging model a list of (T_i,) label
+        arrays, one per sequence."""
         probs = self.predict_proba(X)
         if self.model.per_step:
-            return [classes[p.argmax(-1)] for p in probs]
-        return classes[probs.argmax(-1)]
+            return [self.classes_[p.argmax(-1)] for p in probs]
+        return self.classes_[probs.argmax(-1)]
 
     def evaluate(self, X: Any, y: Any = None) -> dict[str, Any]:
-        """Accuracy, macro-F1, log loss, per-class scores and confusion on labelled data."""
+        """Accuracy, macro-F1, log loss, per-class scores and confusion (rows: true class,
+        columns: predicted, in ``classes_`` order) on labelled data; every valid step counts
+        with a tagging model."""
         data = self._data(X, y)
         check_labelled(data)
-        return evaluate_model(self.model, self.classes_, data)
+        return evaluate_model(self.model, self._classes, data)
