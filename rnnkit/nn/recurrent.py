@@ -10,7 +10,7 @@ Two paths compute the same function:
 - **fused**: torch's own kernel (``torch._VF.lstm`` etc., cuDNN on GPU), used by ``impl="auto"``
   whenever no extra needs the step-by-step loop;
 - **reference**: the input projection of all time steps as one matrix product, then the cell's
-  step function (``rnnkit.nn.cells``) once per time step, layer by layer, direction by direction.
+  step function (``rnnkit.nn.steps``) once per time step, layer by layer, direction by direction.
   Variable lengths (PackedSequence) are handled by masking: a sequence's state stops changing
   after its last step and its padded outputs are zero.
 
@@ -35,315 +35,35 @@ does (an LSTM without projection on an unpacked input: all in the 16-bit dtype, 
 which autocast casts whole). ``impl="fused"`` raises a RuntimeError there that names the fixes.
 Without 16 bits (float32, no autocast) nothing is probed.
 
+This module holds the forward pass (input checks, initial states, the choice of path) and the
+layers; ``recurrent_params.py`` their arguments and parameters, ``reference.py`` the reference
+loop, ``fused.py`` the kernel of each mode and the 16-bit probe (``fused_kernel_available``,
+re-exported here).
+
 Shapes: L sequence length, N batch, D = 2 if bidirectional else 1, H_in input size,
 H hidden size, H_out = proj_size or H, G gates (RNN 1, LSTM 4: i|f|g|o, GRU 3: r|z|n).
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import numbers
-import warnings
-
 import torch
-import torch.nn.functional as F
-from torch import _VF, Tensor, nn
+from torch import _VF, Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn.cells import (
-    check_impl,
-    gru_step,
-    init_forget_bias,
-    input_projection,
-    lstm_step,
-    recurrent_projection,
-    rnn_step,
-)
+from rnnkit.nn.fused import _FUSED, _autocast_dtype, _low_precision_dtype, fused_kernel_available
+from rnnkit.nn.recurrent_params import _RNNParams
+from rnnkit.nn.reference import _ReferenceLoop
 
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-# looked up on _VF at each call, so a test can stand in for the kernel
-_FUSED = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
-_LOW_PRECISION = (torch.bfloat16, torch.float16)
-
-
-# ----------------------------------------------------------------------------------------------
-# Helpers
-
-
-def _reverse_time(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse each sequence of x (L, N, ...) within its own length; padding stays in place."""
-    if lengths is None:
-        return x.flip(0)
-    steps = torch.arange(x.size(0), device=x.device).unsqueeze(1)  # (L, 1)
-    lens = lengths.to(x.device).unsqueeze(0)  # (1, N)
-    index = torch.where(steps < lens, lens - 1 - steps, steps)  # (L, N)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)  # (L, N, ...)
-    return x.gather(0, index)
-
-
-if hasattr(torch, "get_autocast_dtype"):  # torch >= 2.4
-
-    def _autocast_dtype(device_type: str) -> torch.dtype | None:
-        """The dtype autocast computes in on ``device_type``, or None when it is off there."""
-        if not torch.is_autocast_enabled(device_type):
-            return None
-        return torch.get_autocast_dtype(device_type)
-
-else:  # torch 2.3: one function per device type
-
-    def _autocast_dtype(device_type: str) -> torch.dtype | None:
-        """The dtype autocast computes in on ``device_type``, or None when it is off there."""
-        if device_type == "cpu" and torch.is_autocast_cpu_enabled():
-            return torch.get_autocast_cpu_dtype()
-        if device_type == "cuda" and torch.is_autocast_enabled():
-            return torch.get_autocast_gpu_dtype()
-        return None
-
-
-def _low_precision_dtype(x: Tensor) -> torch.dtype | None:
-    """The 16-bit dtype a fused kernel would compute x in: autocast's, or a CPU input's own."""
-    dtype = _autocast_dtype(x.device.type)
-    if dtype is None and x.device.type == "cpu":
-        dtype = x.dtype
-    return dtype if dtype in _LOW_PRECISION else None
-
-
-@functools.cache
-def fused_kernel_available(mode: str, device_type: str, dtype: torch.dtype) -> bool:
-    """Whether torch's fused kernel for ``mode`` ("RNN_TANH", "RNN_RELU", "LSTM", "GRU") runs in
-    ``dtype`` on ``device_type``.
-
-    Probed once per arguments on 1x1x1 tensors, both ways a layer reaches it (float32 tensors
-    under autocast to ``dtype``, and tensors of ``dtype``), each in training with a backward and
-    in inference; any RuntimeError (oneDNN's "could not create a primitive descriptor") means
-    no. Cached: ``fused_kernel_available.cache_clear()`` probes again.
-    """
-    fn = getattr(_VF, _FUSED[mode])
-    gates = _GATES[mode]
-
-    def call(tensor_dtype: torch.dtype, train: bool) -> Tensor:
-        new = functools.partial(torch.zeros, device=device_type, dtype=tensor_dtype)
-        x, h = new(1, 1, 1), new(1, 1, 1)  # (L, N, H_in), (layers, N, H)
-        weights = [new(gates, 1), new(gates, 1), new(gates), new(gates)]  # w_ih w_hh b_ih b_hh
-        for w in weights:
-            w.requires_grad_(train)
-        hx = (h, h) if mode == "LSTM" else h
-        # bias, num_layers, dropout, train, bidirectional, batch_first
-        output = fn(x, hx, weights, True, 1, 0.0, train, False, False)[0]  # (1, 1, 1)
-        if train:
-            output.sum().backward()
-        return output
-
-    try:
-        with torch.inference_mode(False):
-            for train in (True, False):
-                with torch.set_grad_enabled(train):
-                    with torch.autocast(device_type, dtype):
-                        call(torch.float32, train)
-                    with torch.autocast(device_type, enabled=False):
-                        call(dtype, train)
-    except RuntimeError:
-        return False
-    return True
-
-
-def _check_probability(owner: str, name: str, p: object, upper_inclusive: bool) -> float:
-    ok = isinstance(p, numbers.Number) and not isinstance(p, bool)
-    ok = ok and (0 <= p <= 1 if upper_inclusive else 0 <= p < 1)
-    if not ok:
-        interval = "[0, 1]" if upper_inclusive else "[0, 1)"
-        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {p!r}")
-    return float(p)
+__all__ = ["RNN", "LSTM", "GRU", "fused_kernel_available"]
 
 
 # ----------------------------------------------------------------------------------------------
 # The layer
 
 
-class _RNNBase(nn.Module):
-    """Parameters, argument checks, input handling and the two paths, shared by RNN/LSTM/GRU."""
-
-    def __init__(
-        self,
-        mode: str,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device=None,
-        dtype=None,
-        *,
-        impl: str = "auto",
-        layer_norm: bool = False,
-        recurrent_dropout: float = 0.0,
-        zoneout: float = 0.0,
-        forget_bias: float | None = None,
-    ) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self._check_args(name, input_size, hidden_size, num_layers, bias, batch_first, proj_size)
-        dropout = _check_probability(name, "dropout", dropout, upper_inclusive=True)
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"{name}: dropout applies between stacked layers, so dropout={dropout} with "
-                "num_layers=1 does nothing; use num_layers > 1 or recurrent_dropout",
-                stacklevel=3,
-            )
-        if mode != "LSTM" and proj_size != 0:
-            raise ValueError(f"{name}: proj_size is only supported by LSTM, got {proj_size}")
-        check_impl(name, impl)
-        recurrent_dropout = _check_probability(name, "recurrent_dropout", recurrent_dropout, False)
-        zoneout = _check_probability(name, "zoneout", zoneout, False)
-        if impl == "fused" and (layer_norm or recurrent_dropout or zoneout):
-            raise ValueError(
-                f"{name}: layer_norm, recurrent_dropout and zoneout have no fused kernel; "
-                "use impl='auto' or impl='reference'"
-            )
-        if forget_bias is not None and not bias:
-            raise ValueError(f"{name}: forget_bias needs bias=True")
-
-        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
-        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
-        self.dropout, self.bidirectional, self.proj_size = dropout, bidirectional, proj_size
-        self.impl, self.layer_norm = impl, bool(layer_norm)
-        self.recurrent_dropout, self.zoneout, self.forget_bias = (
-            recurrent_dropout,
-            zoneout,
-            forget_bias,
-        )
-
-        factory = {"device": device, "dtype": dtype}
-        num_directions = 2 if bidirectional else 1
-        gate_size = _GATES[mode] * hidden_size
-        h_out = proj_size if proj_size > 0 else hidden_size
-        self._flat_weights_names: list[str] = []
-        self._ln_names: list[str] = []
-        for layer in range(num_layers):
-            for direction in range(num_directions):
-                layer_input = input_size if layer == 0 else h_out * num_directions
-                sfx = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = {
-                    "weight_ih": (gate_size, layer_input),
-                    "weight_hh": (gate_size, h_out),
-                }
-                if bias:
-                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
-                if proj_size > 0:
-                    shapes["weight_hr"] = (proj_size, hidden_size)
-                for pname, shape in shapes.items():
-                    setattr(self, pname + sfx, nn.Parameter(torch.empty(shape, **factory)))
-                    self._flat_weights_names.append(pname + sfx)
-                if layer_norm:
-                    ln = {"ln_ih": (gate_size,), "ln_hh": (gate_size,)}
-                    if mode == "LSTM":
-                        ln.update(ln_c_weight=(hidden_size,), ln_c_bias=(hidden_size,))
-                    for pname, shape in ln.items():
-                        setattr(self, pname + sfx, nn.Parameter(torch.empty(shape, **factory)))
-                        self._ln_names.append(pname + sfx)
-        self.reset_parameters()
-
-    @staticmethod
-    def _check_args(name, input_size, hidden_size, num_layers, bias, batch_first, proj_size):
-        for arg, value in (("bias", bias), ("batch_first", batch_first)):
-            if not isinstance(value, bool):
-                raise TypeError(f"{name}: {arg} should be of type bool, got {type(value).__name__}")
-        for arg, value in (
-            ("input_size", input_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name}: {arg} should be of type int, got {type(value).__name__}")
-            if value <= 0:
-                raise ValueError(f"{name}: {arg} must be greater than zero, got {value}")
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
-            raise ValueError(
-                f"{name}: proj_size should be a positive integer or zero to disable "
-                f"projections, got {proj_size!r}"
-            )
-        if proj_size >= hidden_size:
-            raise ValueError(
-                f"{name}: proj_size has to be smaller than hidden_size, got proj_size="
-                f"{proj_size} and hidden_size={hidden_size}"
-            )
-
-    def reset_parameters(self) -> None:
-        """torch.nn's init, in its order: every weight ~ U(-1/sqrt(H), 1/sqrt(H)); then extras."""
-        stdv = 1.0 / math.sqrt(self.hidden_size)
-        for name in self._flat_weights_names:
-            nn.init.uniform_(getattr(self, name), -stdv, stdv)
-        for name in self._ln_names:
-            init = nn.init.zeros_ if name.startswith("ln_c_bias") else nn.init.ones_
-            init(getattr(self, name))
-        if self.forget_bias is not None:
-            for name in self._flat_weights_names:
-                if name.startswith("bias_ih"):
-                    other = getattr(self, name.replace("bias_ih", "bias_hh"))
-                    init_forget_bias(getattr(self, name), other, self.forget_bias)
-
-    @property
-    def _flat_weights(self) -> list[Tensor]:
-        return [getattr(self, name) for name in self._flat_weights_names]
-
-    @property
-    def all_weights(self) -> list[list[Tensor]]:
-        """Parameters grouped per layer and direction, as torch.nn exposes them."""
-        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
-        w = self._flat_weights
-        return [w[i : i + per] for i in range(0, len(w), per)]
-
-    def flatten_parameters(self) -> None:
-        """Put the weights in one contiguous cuDNN buffer (GPU only; a no-op elsewhere)."""
-        weights = self._flat_weights
-        first = weights[0]
-        if not all(
-            w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w)
-            for w in weights
-        ):
-            return
-        if len({w.data_ptr() for w in weights}) != len(weights):
-            return
-        import torch.backends.cudnn.rnn as cudnn_rnn
-
-        with torch.cuda.device_of(first), torch.no_grad():
-            if torch._use_cudnn_rnn_flatten_weight():
-                torch._cudnn_rnn_flatten_weight(
-                    weights,
-                    (4 if self.bias else 2) + (1 if self.proj_size > 0 else 0),
-                    self.input_size,
-                    cudnn_rnn.get_cudnn_mode(self.mode),
-                    self.hidden_size,
-                    self.proj_size,
-                    self.num_layers,
-                    self.batch_first,
-                    bool(self.bidirectional),
-                )
-
-    def _apply(self, fn, recurse=True):
-        ret = super()._apply(fn, recurse)
-        self.flatten_parameters()
-        return ret
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        defaults = {
-            "proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False,
-            "dropout": 0.0, "bidirectional": False, "impl": "auto", "layer_norm": False,
-            "recurrent_dropout": 0.0, "zoneout": 0.0, "forget_bias": None,
-        }  # fmt: skip
-        if self.mode == "RNN_RELU":
-            s += ", nonlinearity='relu'"
-        for key, default in defaults.items():
-            if getattr(self, key) != default:
-                s += f", {key}={getattr(self, key)!r}"
-        return s
-
-    # ---- forward --------------------------------------------------------------------------
+class _RNNBase(_ReferenceLoop, _RNNParams):
+    """Input handling and the two paths, shared by RNN/LSTM/GRU: the fused kernel here, the
+    reference loop from ``_ReferenceLoop``, over the parameters of ``_RNNParams``."""
 
     @property
     def uses_fused(self) -> bool:
@@ -490,77 +210,6 @@ class _RNNBase(nn.Module):
             return output, h_n, c_n
         result = fn(x, hx, *args, self.bidirectional, self.batch_first)
         return result[0], result[1], (result[2] if self.mode == "LSTM" else None)
-
-    def _reference(self, x: Tensor, h0: Tensor, c0: Tensor | None, lengths: Tensor | None):
-        """The layers run step by step. x: (L, N, H_in); h0: (L*D, N, H_out); c0: (L*D, N, H).
-
-        Returns output (L, N, D*H_out), h_n (L*D, N, H_out), c_n (L*D, N, H) or None.
-        """
-        num_directions = 2 if self.bidirectional else 1
-        valid = None
-        if lengths is not None:
-            steps = torch.arange(x.size(0), device=x.device).unsqueeze(1)  # (L, 1)
-            valid = (steps < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (L, N, 1)
-        h_n, c_n = [], []
-        layer_input = x
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(num_directions):
-                k = layer * num_directions + direction
-                sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                p = lambda name, sfx=sfx: getattr(self, name + sfx, None)  # noqa: E731
-                gi = input_projection(layer_input, p("weight_ih"), p("bias_ih"), p("ln_ih"))
-                if direction:
-                    gi = _reverse_time(gi, lengths)  # (L, N, G*H), each sequence reversed
-                out, h, c = self._run_direction(gi, h0[k], None if c0 is None else c0[k], valid, p)
-                outputs.append(_reverse_time(out, lengths) if direction else out)
-                h_n.append(h)
-                c_n.append(c)
-            layer_input = torch.cat(outputs, dim=-1) if num_directions == 2 else outputs[0]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        c_stack = torch.stack(c_n) if c0 is not None else None
-        return layer_input, torch.stack(h_n), c_stack
-
-    def _run_direction(self, gi: Tensor, h: Tensor, c: Tensor | None, valid: Tensor | None, p):
-        """One layer, one direction, over time. gi: (L, N, G*H); h: (N, H_out); c: (N, H)."""
-        w_hh, b_hh, ln_hh, w_hr = p("weight_hh"), p("bias_hh"), p("ln_hh"), p("weight_hr")
-        ln_c = (p("ln_c_weight"), p("ln_c_bias")) if self.layer_norm and c is not None else None
-        drop_mask = None
-        if self.recurrent_dropout and self.training:
-            keep = 1.0 - self.recurrent_dropout
-            drop_mask = torch.bernoulli(torch.full_like(h, keep)) / keep  # (N, H_out)
-        zoneout = self.zoneout
-        outputs = []
-        for t, gi_t in enumerate(gi.unbind(0)):  # unbind: a cheap backward, unlike gi_t
-            gh = recurrent_projection(h if drop_mask is None else h * drop_mask, w_hh, b_hh, ln_hh)
-            if self.mode == "LSTM":
-                h_new, c_new = lstm_step(gi_t, gh, c, w_hr, ln_c)
-            elif self.mode == "GRU":
-                h_new, c_new = gru_step(gi_t, gh, h), None
-            else:
-                h_new, c_new = (
-                    rnn_step(gi_t, gh, "tanh" if self.mode == "RNN_TANH" else "relu"),
-                    None,
-                )
-            if zoneout:
-                h_new = self._zoneout(h, h_new)
-                c_new = self._zoneout(c, c_new) if c is not None else None
-            if valid is not None:  # sequences that have ended keep their state, output zeros
-                h_new = torch.where(valid[t], h_new, h)
-                c_new = torch.where(valid[t], c_new, c) if c is not None else None
-                outputs.append(h_new * valid[t])
-            else:
-                outputs.append(h_new)
-            h, c = h_new, c_new
-        return torch.stack(outputs), h, c  # (L, N, H_out), (N, H_out), (N, H)
-
-    def _zoneout(self, old: Tensor, new: Tensor) -> Tensor:
-        """Keep each unit's old value with probability p (training) or p-weighted (eval)."""
-        if self.training:
-            keep_old = torch.bernoulli(torch.full_like(new, self.zoneout))
-            return keep_old * old + (1 - keep_old) * new
-        return self.zoneout * old + (1 - self.zoneout) * new
 
 
 class RNN(_RNNBase):
