@@ -12,11 +12,10 @@ from cli_helpers import TEXT, fails
 
 from rnnkit.cli import main
 from rnnkit.data.text import Vocab
-from rnnkit.tasks import charlm
 from rnnkit.tasks.charlm import CharLMNet, Config, evaluate_text, load_model, sample_text
-from rnnkit.train.trainer import Trainer
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.logging import read_metrics
+from rnnkit.train.trainer import Trainer
 
 
 def tiny_config(**kw) -> Config:

@@ -16,8 +16,8 @@ from cli_helpers import TEXT, fails
 from rnnkit.cli import main
 from rnnkit.data.text import StreamBatches, Vocab, load_corpus, split_corpus
 from rnnkit.numpy import CharRNN, MinCharRNN, MinCharRNNConfig
-from rnnkit.tasks.charlm import numpy_engine as charlm_numpy
 from rnnkit.tasks.charlm import CharLMNet, Config, load_model
+from rnnkit.tasks.charlm import numpy_engine as charlm_numpy
 from rnnkit.tasks.charlm.numpy_engine import StreamRunner, numpy_model
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint, with_prefix
 from rnnkit.train.config import config_to_dict

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnkit.data.batch import StatefulBatch
 from rnnkit.train.checkpoint import load_checkpoint, strip_prefix
 from rnnkit.train.config import ConfigError, TrainConfig
 from rnnkit.train.logging import read_metrics
-from rnnkit.data.batch import StatefulBatch
 from rnnkit.train.run import check_run_dir
 from rnnkit.train.schedule import Plateau, learning_rate
 from rnnkit.train.torch_engine import TorchEngine, build_optimizer
