@@ -280,12 +280,10 @@ class Trainer:
 
     def _log_step(self, log, loss, items, seconds, lr, session_step) -> None:
         w = self.window
-        w.loss, w.steps, w.items, w.seconds = (
-            w.loss + loss,
-            w.steps + 1,
-            w.items + items,
-            w.seconds + seconds,
-        )
+        w.loss += loss
+        w.steps += 1
+        w.items += items
+        w.seconds += seconds
         self.totals.items += items
         self.totals.seconds += seconds
         rate = w.items / w.seconds if w.seconds > 0 else 0.0
