@@ -8,7 +8,9 @@ Task modules are imported only when named (torch is slow to import), so ``--help
 Errors: a bad flag, or a ``ValueError``/``OSError`` from a verb (bad input: a missing file, a
 corrupted checkpoint ...), prints one line on stderr and exits with 2; an exception with an
 ``exit_code`` attribute (e.g. ``TrainingDiverged``) prints one line and exits with that code.
-Set ``RNNKIT_DEBUG=1`` to see the traceback instead.
+Memory running out (MemoryError, torch's OutOfMemoryError, an allocator's RuntimeError) prints
+one line with the fix, the task module's ``MEMORY_HINTS[verb]`` (which flags to make smaller),
+and exits with 2. Set ``RNNKIT_DEBUG=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from rnnkit import __version__
@@ -71,11 +74,52 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:
-        code = getattr(e, "exit_code", 2 if isinstance(e, ValueError | OSError) else None)
-        if code is None or os.environ.get("RNNKIT_DEBUG"):
+        if os.environ.get("RNNKIT_DEBUG"):
             raise
-        print(f"{command}: error: {e}", file=sys.stderr)
+        if _out_of_memory(e):
+            hints = getattr(importlib.import_module(TASKS[args.task][0]), "MEMORY_HINTS", {})
+            hint = hints.get(getattr(args, "verb", None), "free memory, or use a machine with more")
+            print(f"{command}: error: out of memory{_allocation(e)}; {hint}", file=sys.stderr)
+            return 2
+        code = getattr(e, "exit_code", 2 if isinstance(e, ValueError | OSError) else None)
+        if code is None:
+            raise
+        print(f"{command}: error: {_one_line(e)}", file=sys.stderr)
         return code
+
+
+# what torch, NumPy and CUDA say when memory runs out (torch is not imported here: --help)
+OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` says that memory ran out: MemoryError, torch.OutOfMemoryError (by name),
+    or a RuntimeError of an allocator."""
+    if isinstance(e, MemoryError) or any(
+        cls.__name__ == "OutOfMemoryError" for cls in type(e).__mro__
+    ):
+        return True
+    return isinstance(e, RuntimeError) and any(s in str(e).lower() for s in OUT_OF_MEMORY)
+
+
+def _allocation(e: BaseException) -> str:
+    """' (it tried to allocate 1.5 TiB)' when the message says how much, else ''."""
+    found = re.search(r"tried to allocate ([\d.]+) ?([KMGTP]i?B|bytes)?", str(e), re.IGNORECASE)
+    if not found:
+        return ""
+    amount, unit = float(found[1]), found[2] or "bytes"
+    if unit == "bytes":
+        for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+            if amount < 1024 or unit == "PiB":
+                break
+            amount /= 1024
+    return f" (it tried to allocate {amount:.4g} {unit})"
+
+
+def _one_line(e: BaseException) -> str:
+    """The message of ``e`` on one line (a library's message may span several)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    return "; ".join(lines) or type(e).__name__
 
 
 if __name__ == "__main__":

@@ -155,6 +155,11 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     """The config ``cls(**values)``, refusing unknown keys and ill-typed values."""
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise ConfigError(
+            f"{cls.__name__}: expected an object of config values (name: value), got "
+            f"{type(values).__name__} {str(values)[:40]}"
+        )
     types_ = _field_types(cls)
     unknown = sorted(set(values) - set(types_))
     if unknown:
@@ -174,6 +179,12 @@ def require(ok: bool, name: str, expected: str, value: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # the training loop's own hyperparameters
+
+# NumPy's legacy seeds are 32-bit, and a task may derive seeds from this one (seed x 1e6 + epoch
+# must stay within torch's 64 bits)
+MAX_SEED = 2**32 - 1
+# torch fails to create its thread pool far beyond this ("could not create a primitive")
+MAX_THREADS = 1024
 
 
 @dataclass
@@ -218,10 +229,10 @@ class TrainConfig:
     max_time: float = option(0.0, "stop after this many seconds of training (0 = no limit)")
     eval_every: int = option(200, "evaluate and checkpoint every this many steps")
     log_every: int = option(10, "write a metrics row every this many steps")
-    seed: int = option(1337, "random seed of initialization, dropout and sampling")
+    seed: int = option(1337, f"random seed of initialization, dropout and sampling (0..{MAX_SEED})")
     device: Literal["cpu", "cuda"] = option("cpu", "device")
     precision: Literal["fp32", "bf16"] = option("fp32", "fp32, or bf16 autocast")
-    threads: int = option(0, "CPU threads for torch (0 = torch's default)")
+    threads: int = option(0, f"CPU threads for torch (0 = torch's default; at most {MAX_THREADS})")
     tensorboard: bool = option(True, "also log to TensorBoard (when it is installed)")
 
     def __post_init__(self) -> None:
@@ -248,4 +259,7 @@ class TrainConfig:
             raise ConfigError("no training budget: set --max-steps or --max-time (or both)")
         require(self.eval_every >= 1, "eval_every", "an int >= 1", self.eval_every)
         require(self.log_every >= 1, "log_every", "an int >= 1", self.log_every)
-        require(self.threads >= 0, "threads", "an int >= 0", self.threads)
+        require(0 <= self.seed <= MAX_SEED, "seed", f"an int in 0..{MAX_SEED}", self.seed)
+        require(
+            0 <= self.threads <= MAX_THREADS, "threads", f"an int in 0..{MAX_THREADS}", self.threads
+        )

@@ -9,10 +9,18 @@ import sys
 from rnnkit.data.text import Corpus, encode_text, load_corpus
 from rnnkit.tasks.charlm.api import load_model, score_ids, stream_sample, train_run
 from rnnkit.tasks.charlm.config import FIXED_ON_RESUME, TASK, Config, preset_values
-from rnnkit.train.config import add_config_args, config_from_dict, flags_given
-from rnnkit.train.run import EXIT_INTERRUPTED, open_run, run_config
+from rnnkit.train.config import ConfigError, add_config_args, config_from_dict, flags_given
+from rnnkit.train.run import EXIT_INTERRUPTED, start_run
 
 ENGINE_HELP = "run the model with the torch or NumPy engine (default: the one that trained it)"
+
+# what the CLI suggests when memory runs out (rnnkit.cli), by verb
+_TOO_LARGE = "the model does not fit in memory here; use a machine with more"
+MEMORY_HINTS = {
+    "train": "use a smaller --hidden-size, --batch-size or --seq-length",
+    "sample": _TOO_LARGE,
+    "eval": _TOO_LARGE,
+}
 
 
 def train(args: argparse.Namespace) -> int:
@@ -20,10 +28,9 @@ def train(args: argparse.Namespace) -> int:
     flags = flags_given(Config, args)
     preset = flags.get("preset", "none")
     base = config_from_dict(Config, preset_values(preset)) if preset != "none" else None
-    with open_run(args.out, args.resume, TASK) as out:
-        run = run_config(
-            Config, flags, out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME, base=base
-        )
+    with start_run(
+        Config, flags, args.out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME, base=base
+    ) as (out, run):
         corpus = Corpus.load(out) if args.resume else load_corpus(run.config.data or None)
         summary = train_run(run.config, corpus, out, run.resume_from)
     return EXIT_INTERRUPTED if summary["stop_reason"] == "interrupted" else 0
@@ -31,6 +38,8 @@ def train(args: argparse.Namespace) -> int:
 
 def sample(args: argparse.Namespace) -> int:
     """``rnnkit charlm sample``: streams the prime and its continuation to stdout."""
+    if args.seed is not None and not 0 <= args.seed < 2**64:  # what torch and NumPy take
+        raise ConfigError(f"--seed: expected an int in 0..2**64-1, got {args.seed}")
     model, vocab, _ = load_model(args.checkpoint, args.device, args.engine)
     text = stream_sample(
         model, vocab, args.prime, args.length, args.temperature, args.top_k, args.seed

@@ -19,57 +19,61 @@ from rnnkit.tasks.classify.api import (
 )
 from rnnkit.tasks.classify.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.classify.data import load_splits
-from rnnkit.train.config import ConfigError, add_config_args, flags_given
-from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, is_run_dir, open_run, run_config
+from rnnkit.train.config import add_config_args, flags_given
+from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, start_run, write_plot
 from rnnkit.viz.classify import plot_confusion
 
+# what the CLI suggests when memory runs out (rnnkit.cli), by verb
+_TOO_LARGE = "the model or the data does not fit in memory here; use a machine with more"
+MEMORY_HINTS = {
+    "train": "use a smaller --hidden-size or --batch-size",
+    "eval": _TOO_LARGE,
+    "predict": _TOO_LARGE,
+}
 
-def _run_dir(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.is_dir() else path.parent
 
-
-def _plot(report: dict, classes: list[str], run: str | Path, plot: str, title: str) -> Path | None:
-    """Draw the confusion matrix at ``plot`` ('' = RUN/confusion.png, 'none' = no plot)."""
+def _plot_path(run: str | Path, plot: str) -> Path | None:
+    """Where ``--plot`` draws the confusion matrix: '' = RUN/confusion.png, 'none' = nowhere."""
     if plot == "none":
         return None
-    path = Path(plot) if plot else _run_dir(run) / "confusion.png"
-    if plot and path.exists() and not path.is_file():
-        raise ConfigError(f"--plot {path}: a directory; pass a .png file path")
-    if plot and path.exists() and is_run_dir(path.parent) and path.suffix != ".png":
-        raise ConfigError(f"--plot {path}: a file of the run itself; pass a .png file path")
-    try:
-        plot_confusion(report["confusion"], classes, path, title)
-    except PermissionError:
-        raise ConfigError(
-            f"cannot write the confusion matrix to {path} (no permission); pass --plot FILE.png "
-            f"elsewhere, or --plot none"
-        ) from None
-    return path
+    if plot:
+        return check_output_file(plot, "--plot", overwrite=True)
+    run = Path(run)
+    return (run if run.is_dir() else run.parent) / "confusion.png"
+
+
+def _plot(report: dict, classes: list[str], path: Path | None, title: str) -> Path | None:
+    """Draw the confusion matrix at ``path`` (None: no plot)."""
+    if path is None:
+        return None
+    confusion = report["confusion"]
+    return write_plot(
+        lambda p: plot_confusion(confusion, classes, p, title), path, "confusion matrix"
+    )
 
 
 def train(args: argparse.Namespace) -> int:
     """``rnnkit classify train``: returns 0, or 130 when stopped by Ctrl-C."""
-    with open_run(args.out, args.resume, TASK) as out:
-        run = run_config(
-            Config, flags_given(Config, args), out, TASK, resume=args.resume,
-            fixed=FIXED_ON_RESUME, resume_base={"head": "auto"},
-        )  # fmt: skip
+    with start_run(
+        Config, flags_given(Config, args), args.out, TASK, resume=args.resume,
+        fixed=FIXED_ON_RESUME, resume_base={"head": "auto"},
+    ) as (out, run):  # fmt: skip
         train_set, test_set = load_splits(run.config)
         trainer, report = train_run(run.config, train_set, out, run.resume_from, test_set=test_set)
     if report is None:
         return EXIT_INTERRUPTED
-    _plot(report, trainer.meta["classes"], out, "", Path(test_set.source).name)
+    _plot(report, trainer.meta["classes"], out / "confusion.png", Path(test_set.source).name)
     print(format_report(report, f"test ({test_set.source}), best.safetensors"))
     return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """``rnnkit classify eval``: metrics on the run's test split (or ``--data``)."""
+    plot = _plot_path(args.run, args.plot)
     model, cfg, meta = load_model(args.run, args.device)
     data = load_file(args.data) if args.data else load_splits(cfg)[1]
     report = evaluate_model(model, meta["classes"], check_inputs(data, meta["input_size"]))
-    plot = _plot(report, meta["classes"], args.run, args.plot, Path(data.source).name)
+    plot = _plot(report, meta["classes"], plot, Path(data.source).name)
     if args.json:
         print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "n")}))
     else:
@@ -83,7 +87,7 @@ def predict(args: argparse.Namespace) -> int:
     """``rnnkit classify predict``: a CSV of each sequence's (or step's) label, its probability
     and every class's probability, keyed by the input's ids (or row index)."""
     if args.output:
-        check_output_file(args.output, "--output", args.overwrite, inputs=[args.data])
+        check_output_file(args.output, "--output", args.overwrite, [args.data, args.run])
     model, _, meta = load_model(args.run, args.device)
     data = check_inputs(load_file(args.data), meta["input_size"])
     probs = predict_proba(model, data)

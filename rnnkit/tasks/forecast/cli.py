@@ -16,12 +16,19 @@ from rnnkit.train.config import ConfigError, add_config_args, flags_given
 from rnnkit.train.run import (
     EXIT_INTERRUPTED,
     check_output_file,
-    is_run_dir,
-    open_run,
-    run_config,
+    start_run,
     write_json,
+    write_plot,
 )
 from rnnkit.viz.forecast import plot_forecast
+
+# what the CLI suggests when memory runs out (rnnkit.cli), by verb
+_TOO_LARGE = "the model or the data does not fit in memory here; use a machine with more"
+MEMORY_HINTS = {
+    "train": "use a smaller --hidden-size, --batch-size or --input-length",
+    "predict": _TOO_LARGE,
+    "eval": _TOO_LARGE,
+}
 
 
 def _table(result: dict[str, Any]) -> str:
@@ -41,10 +48,9 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
 
 def train(args: argparse.Namespace) -> int:
     """``rnnkit forecast train``: train, then score the holdout and draw forecast.png."""
-    with open_run(args.out, args.resume, TASK) as out:
-        run = run_config(
-            Config, flags_given(Config, args), out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME
-        )
+    with start_run(
+        Config, flags_given(Config, args), args.out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME
+    ) as (out, run):
         panel, cfg = load_panel(run.config)
         model, layout, scalers, trainer = train_model(cfg, panel, out, run.resume_from)
         summary = trainer.summary
@@ -67,9 +73,11 @@ def predict(args: argparse.Namespace) -> int:
     """``rnnkit forecast predict``: forecasts after each series' end, as CSV."""
     if args.periods is not None and args.periods < 1:
         raise ConfigError(f"--periods: expected an int >= 1, got {args.periods}")
-    if args.out:
-        check_output_file(args.out, "--out", args.overwrite, inputs=[args.csv])
-    frame = Forecaster.load(args.run).predict(args.csv, args.periods)
+    fc = Forecaster.load(args.run)
+    if args.out:  # never over the data read (--csv, else the run's), nor the run's files
+        inputs = [args.csv or fc.cfg.csv, args.run]
+        check_output_file(args.out, "--out", args.overwrite, inputs)
+    frame = fc.predict(args.csv, args.periods)
     if args.out:
         frame.to_csv(args.out, index=False)
         print(f"{len(frame)} forecast rows -> {args.out}", file=sys.stderr)
@@ -80,21 +88,19 @@ def predict(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """``rnnkit forecast eval``: scores on the held-out periods, model and baselines."""
-    fc = Forecaster.load(args.run)
     if args.holdout is not None and args.holdout < 1:
         raise ConfigError(f"--holdout: expected an int >= 1, got {args.holdout}")
+    if args.plot == "none":
+        plot = None
+    elif args.plot:
+        plot = check_output_file(args.plot, "--plot", overwrite=True)
+    else:  # RUN/forecast.png, when RUN is a run directory
+        plot = Path(args.run) / "forecast.png" if Path(args.run).is_dir() else None
+    fc = Forecaster.load(args.run)
     result, items = fc._evaluate(args.csv, args.holdout)
-    plot = args.plot or (Path(args.run) / "forecast.png" if Path(args.run).is_dir() else None)
-    if plot and plot != "none":
-        if args.plot and is_run_dir(Path(plot).parent) and Path(plot).suffix != ".png":
-            raise ConfigError(f"--plot {plot}: a file of the run itself; pass a .png file path")
-        try:
-            plot_forecast(items, plot, f"last {args.holdout or fc.cfg.holdout} periods held out")
-        except PermissionError:
-            raise ConfigError(
-                f"cannot write the forecast plot to {plot} (no permission); pass --plot "
-                f"FILE.png elsewhere, or --plot none"
-            ) from None
+    if plot is not None:
+        title = f"last {args.holdout or fc.cfg.holdout} periods held out"
+        write_plot(lambda p: plot_forecast(items, p, title), plot, "forecast plot")
     print(json.dumps(_jsonable(result)) if args.json else _table(result))
     return 0
 
