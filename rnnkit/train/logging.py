@@ -9,12 +9,15 @@ as if the run had never stopped.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from rnnkit.train.checkpoint import atomic_write_bytes
 
 METRIC_FIELDS = ("step", "train_loss", "val_loss", "lr", "throughput", "wall_time")
 
@@ -52,10 +55,12 @@ class MetricsLog:
                 self.tb = SummaryWriter(str(out_dir / "tensorboard"), purge_step=resume_step)
 
     def _rewrite(self, rows: list[dict[str, Any]]) -> None:
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, METRIC_FIELDS)
-            writer.writeheader()
-            writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        """The file anew with ``rows``, atomically (a kill meanwhile loses none of them)."""
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, METRIC_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        atomic_write_bytes(self.path, buffer.getvalue().encode())
 
     def write(self, step: int, **values: float | None) -> None:
         """One row: ``step`` and any of train_loss, val_loss, lr, throughput, wall_time."""

@@ -136,12 +136,12 @@ class TorchEngine:
             load_weights(self.model, strip_prefix("model", tensors), "resume")
             torch_optimizer_from_tensors(self.optimizer, tensors, meta["optim"])
             rng_from_tensors(tensors, meta["rng"])
-        except (KeyError, ValueError, RuntimeError) as e:
+            carried = {k: v for k, v in tensors.items() if k == "state" or k.startswith("state.")}
+            self.state = state_from_tensors(carried, meta["state"], self.device)
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
             if isinstance(e, CheckpointError):
                 raise
             raise CheckpointError(
                 f"resume: the checkpoint does not fit this config ({e}); resume with the run's "
                 f"own flags, or start a new run with another --out"
             ) from e
-        carried = {k: v for k, v in tensors.items() if k == "state" or k.startswith("state.")}
-        self.state = state_from_tensors(carried, meta["state"], self.device)

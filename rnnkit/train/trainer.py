@@ -221,7 +221,7 @@ class Trainer:
                         f"{self.step}; continue with --resume"
                     )
                 elif self.last_eval != self.step:
-                    self._evaluate_and_checkpoint(log, lr)
+                    self._evaluate_and_checkpoint(log, self._learning_rate())
         except TrainingDiverged:
             self._finish("diverged")
             raise

@@ -236,24 +236,13 @@ def test_kill_9_before_the_first_checkpoint_then_rerun(tmp_path, capsys, straigh
 # --- 5. Ctrl-C, then --resume: metrics.csv reads as if the run had never stopped ------------------
 
 
-# Trainer.fit logs the final evaluation with the lr of the step before it (the loop's last
-# lr); a session resumed at the budget logs it with lr(step). The fix is in trainer.py: the
-# final evaluation logs ``self._learning_rate()``, as every evaluation in the loop does.
-AT_THE_BUDGET = "the final evaluation's lr row differs after a resume at the budget (trainer.py)"
-
-
 @pytest.mark.parametrize(
     "event, at",
     [
         pytest.param("step", 5, id="before-eval-5"),  # stopped before the evaluation of step 5
         pytest.param("eval", 5, id="after-eval-5"),  # just after it (saved at step 6)
         pytest.param("step", 7, id="step-7"),
-        pytest.param(
-            "step",
-            12,
-            id="at-the-budget",
-            marks=pytest.mark.xfail(strict=True, reason=AT_THE_BUDGET),
-        ),
+        pytest.param("step", 12, id="at-the-budget"),
     ],
 )
 def test_ctrl_c_then_resume_reads_as_never_stopped(tmp_path, monkeypatch, straight, event, at):

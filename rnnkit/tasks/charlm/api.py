@@ -64,7 +64,7 @@ def load_model(
     cfg = config_from_dict(Config, meta["config"])
     try:
         vocab = Vocab(meta["vocab"])
-    except (TypeError, TextDataError) as e:
+    except (TypeError, AttributeError, TextDataError) as e:
         raise TextDataError(f"{path}: the checkpoint's vocabulary is damaged ({e})") from e
     weights = strip_prefix("model", tensors)
     if (engine or meta.get("engine", "torch")) == "numpy":

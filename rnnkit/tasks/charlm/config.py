@@ -90,7 +90,11 @@ class Config(TrainConfig):
         super().__post_init__()
         for name in ("num_layers", "hidden_size", "seq_length", "batch_size", "sample_length"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
-        for name in ("embedding_size", "eval_chars", "sample_every"):
+        require(
+            self.eval_chars == 0 or self.eval_chars >= 2,
+            "eval_chars", "0 (all) or an int >= 2", self.eval_chars,
+        )  # fmt: skip
+        for name in ("embedding_size", "sample_every"):
             require(getattr(self, name) >= 0, name, "an int >= 0", getattr(self, name))
         require(0 <= self.dropout < 1, "dropout", "a number in [0, 1)", self.dropout)
         require(

@@ -81,7 +81,7 @@ class CharLMNet(nn.Module):
             if temperature == 0:
                 next_id = int(last.argmax())
             else:
-                last = last / temperature
+                last = (last.double() - last.max()) / temperature
                 if 0 < top_k < len(last):
                     last[last < torch.topk(last, top_k).values[-1]] = -math.inf
                 probs = torch.softmax(last, dim=-1)

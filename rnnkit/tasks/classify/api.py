@@ -38,6 +38,7 @@ from rnnkit.tasks.classify.config import TASK, Config
 from rnnkit.tasks.classify.data import load_splits, resolve, validation_split
 from rnnkit.tasks.classify.model import SequenceClassifier, build_model
 from rnnkit.train.checkpoint import (
+    CheckpointError,
     load_checkpoint,
     load_weights,
     require_meta,
@@ -57,6 +58,17 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[SequenceClassifie
     path = resolve_checkpoint(path)
     tensors, meta = load_checkpoint(path, task=TASK)
     require_meta(meta, ("config", "classes", "input_size", "seq_len"), path)
+    classes, sizes = meta["classes"], (meta["input_size"], meta["seq_len"])
+    if not (
+        isinstance(classes, list)
+        and all(isinstance(c, str) for c in classes)
+        and len(set(classes)) == len(classes)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
+    ):
+        raise CheckpointError(
+            f"{path}: the checkpoint's classes, input_size or seq_len are damaged (edited?); "
+            f"use the checkpoint as rnnkit wrote it, or train again"
+        )
     cfg = config_from_dict(Config, meta["config"])
     model = build_model(cfg, meta["input_size"], len(meta["classes"]), meta["seq_len"])
     load_weights(model, strip_prefix("model", tensors), path)

@@ -97,6 +97,10 @@ def load_run(path: str | Path) -> tuple[RegLSTM, Layout, dict[str, Scaler], Conf
     cfg = config_from_dict(Config, meta["config"])
     try:
         layout = Layout(**meta["layout"])
+        for name in ("season", "lag", "input_length", "horizon"):
+            value = getattr(layout, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"layout {name} is {value!r}")
         scalers = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
     except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise CheckpointError(
