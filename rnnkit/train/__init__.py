@@ -21,6 +21,7 @@ _EXPORTS = {
         "ConfigError",
         "TrainConfig",
         "add_config_args",
+        "add_train_parser",
         "config_from_args",
         "config_from_dict",
         "config_to_dict",

@@ -133,6 +133,16 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type) -> None:
         parser.add_argument(flag_name(f.name), help=f"{help_} (default: {default})", **kwargs)
 
 
+def add_train_parser(verbs: Any, task: str, cls: type, func: Any, what: str) -> None:
+    """The ``train`` verb of ``rnnkit TASK``: ``--out`` (default runs/TASK), ``--resume`` and a
+    flag per field of the config dataclass ``cls``; ``func(args)`` runs it."""
+    p = verbs.add_parser("train", help=f"train {what}", description=f"Train {what}.")
+    p.add_argument("--out", default=f"runs/{task}", help=f"run directory (default: runs/{task})")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    add_config_args(p, cls)
+    p.set_defaults(func=func)
+
+
 def flags_given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     """The fields of ``cls`` whose flags were given on the command line: {name: value}."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}

@@ -9,7 +9,7 @@ import sys
 from rnnkit.data.text import Corpus, encode_text, load_corpus
 from rnnkit.tasks.charlm.api import load_model, score_ids, stream_sample, train_run
 from rnnkit.tasks.charlm.config import FIXED_ON_RESUME, TASK, Config, preset_values
-from rnnkit.train.config import ConfigError, add_config_args, config_from_dict, flags_given
+from rnnkit.train.config import ConfigError, add_train_parser, config_from_dict, flags_given
 from rnnkit.train.run import EXIT_INTERRUPTED, start_run
 
 ENGINE_HELP = "run the model with the torch or NumPy engine (default: the one that trained it)"
@@ -70,11 +70,7 @@ def evaluate(args: argparse.Namespace) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the verbs train, sample and eval to the ``charlm`` parser."""
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    p = verbs.add_parser("train", help="train a model", description="Train a character LM.")
-    p.add_argument("--out", default="runs/charlm", help="run directory (default: runs/charlm)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    add_config_args(p, Config)
-    p.set_defaults(func=train)
+    add_train_parser(verbs, TASK, Config, train, "a character language model")
 
     p = verbs.add_parser("sample", help="stream text from a model", description="Sample text.")
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")

@@ -19,7 +19,7 @@ from rnnkit.tasks.classify.api import (
 )
 from rnnkit.tasks.classify.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.classify.data import load_splits
-from rnnkit.train.config import add_config_args, flags_given
+from rnnkit.train.config import add_train_parser, flags_given
 from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, start_run, write_plot
 from rnnkit.viz.classify import plot_confusion
 
@@ -115,11 +115,7 @@ def predict(args: argparse.Namespace) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the verbs train, eval and predict to the ``classify`` parser."""
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    p = verbs.add_parser("train", help="train a classifier", description="Train a classifier.")
-    p.add_argument("--out", default="runs/classify", help="run directory (default: runs/classify)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    add_config_args(p, Config)
-    p.set_defaults(func=train)
+    add_train_parser(verbs, TASK, Config, train, "a classifier")
 
     p = verbs.add_parser(
         "eval", help="accuracy, macro-F1, per-class report", description="Evaluate a run."

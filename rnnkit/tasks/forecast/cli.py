@@ -12,7 +12,7 @@ from typing import Any
 from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, train_model
 from rnnkit.tasks.forecast.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.forecast.data import load_panel
-from rnnkit.train.config import ConfigError, add_config_args, flags_given
+from rnnkit.train.config import ConfigError, add_train_parser, flags_given
 from rnnkit.train.run import (
     EXIT_INTERRUPTED,
     check_output_file,
@@ -108,11 +108,7 @@ def evaluate(args: argparse.Namespace) -> int:
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the verbs train, predict and eval to the ``forecast`` parser."""
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    p = verbs.add_parser("train", help="train a forecaster", description="Train a forecaster.")
-    p.add_argument("--out", default="runs/forecast", help="run directory (default: runs/forecast)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
-    add_config_args(p, Config)
-    p.set_defaults(func=train)
+    add_train_parser(verbs, TASK, Config, train, "a forecaster")
 
     about = "Forecast the periods after each series' end, as CSV."
     p = verbs.add_parser("predict", help="forecast after each series' end", description=about)
