@@ -12,3 +12,13 @@ class StatefulBatch(NamedTuple):
     x: Any
     y: Any
     reset: bool
+
+
+class ShardedBatch(NamedTuple):
+    """One rank's part of a step's global batch under torchrun (``rnnkit.train.distributed``):
+    ``x`` and ``y`` as any batch, ``share`` the part of the global batch's loss that this
+    part's mean loss makes (its loss terms / the global batch's; 0 for a stand-in part)."""
+
+    x: Any
+    y: Any
+    share: float

@@ -285,9 +285,19 @@ class StreamBatches:
     back to their start together, at the steps where ``reset`` is True.
 
     ``batches(step)`` -> (x, y, reset): x (B, T) int64 ids, y (B, T) the ids one further.
+
+    ``shard=(r, n)``: the part r of n of every batch (n divides B), rows r*B/n .. (r+1)*B/n - 1
+    of the same B rows: one process of n (torchrun) trains on its own streams.
     """
 
-    def __init__(self, ids: np.ndarray, batch_size: int, seq_length: int, what: str = "text"):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        batch_size: int,
+        seq_length: int,
+        what: str = "text",
+        shard: tuple[int, int] = (0, 1),
+    ):
         if batch_size < 1 or seq_length < 1:
             raise TextDataError(
                 f"expected batch_size and seq_length >= 1, got {batch_size} and {seq_length}"
@@ -301,6 +311,15 @@ class StreamBatches:
                 f"or a smaller --batch-size / --seq-length"
             )
         self.rows = ids[: batch_size * row_length].reshape(batch_size, row_length)  # (B, L)
+        rank, parts = shard
+        if parts > 1:
+            if batch_size % parts or not 0 <= rank < parts:
+                raise TextDataError(
+                    f"expected a batch_size that divides by {parts} and a part in 0..{parts - 1}, "
+                    f"got {batch_size} and {rank}"
+                )
+            part = batch_size // parts
+            self.rows = self.rows[rank * part : (rank + 1) * part]  # (B/n, L)
         self.batch_size, self.seq_length = batch_size, seq_length
         self.steps_per_epoch = (row_length - 1) // seq_length
 

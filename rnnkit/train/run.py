@@ -27,7 +27,7 @@ import os
 import random
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,26 @@ def _make_dir(out: Path) -> Path | None:
 
 @contextmanager
 def open_run(out: str | Path, resume: bool, task: str):
+    """Hold the run directory ``out`` for one training run (``_open_run``), in torchrun's
+    process group when there is one (``rnnkit.train.distributed.session``): rank 0 alone
+    checks, creates, marks and locks it (and later writes it); the other ranks wait for it and
+    raise its error, if any, and never touch the directory. Yields the directory's Path."""
+    from rnnkit.train import distributed
+
+    with distributed.session() as dist, ExitStack() as stack:
+        path = Path(out)
+        if dist.is_main:
+            try:
+                path = stack.enter_context(_open_run(out, resume, task))
+            except Exception as e:
+                distributed.agree(e)
+                raise
+        distributed.agree(None)  # the other ranks wait here for rank 0 (raising its error)
+        yield path
+
+
+@contextmanager
+def _open_run(out: str | Path, resume: bool, task: str):
     """Hold the run directory ``out`` for one training process: checked (``check_run_dir``),
     created, marked and locked; a run stopped before its first checkpoint is cleared for a
     restart. Yields the directory's Path.

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnkit.train import distributed
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, with_prefix
 from rnnkit.train.config import TrainConfig, config_to_dict
 from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
@@ -103,6 +104,16 @@ class Totals:
     seconds: float = 0.0
 
 
+class _NoLog:
+    """The metrics log of a rank other than 0 under torchrun (rank 0 writes metrics.csv)."""
+
+    def write(self, step: int, **values: float | None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _record(cls: type, value: Any) -> Any:
     """A record from its checkpoint form: a dict, or the list of checkpoints before records."""
     return cls(**value) if isinstance(value, dict) else cls(*value)
@@ -135,7 +146,9 @@ class Trainer:
         verbose: bool = True,
     ):
         self.engine, self.cfg, self.out = engine, cfg, Path(out)
-        self.task, self.meta, self.unit, self.verbose = task, dict(meta or {}), unit, verbose
+        self.dist = distributed.current()  # under torchrun, rank 0 alone writes and prints
+        self.task, self.meta, self.unit = task, dict(meta or {}), unit
+        self.verbose = verbose and self.dist.is_main
         self.callbacks: dict[str, list[Callable[[Trainer], None]]] = {"step": [], "eval": []}
         self.summary: dict[str, Any] = {}
         # the run's progress, which a full checkpoint carries
@@ -184,9 +197,11 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train until the budget is spent or Ctrl-C; returns the summary (summary.json)."""
         cfg, engine = self.cfg, self.engine
-        self.out.mkdir(parents=True, exist_ok=True)
-        write_json(self.out / "config.json", config_to_dict(cfg))
-        log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
+        log: MetricsLog | _NoLog = _NoLog()
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            write_json(self.out / "config.json", config_to_dict(cfg))
+            log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
         bar = self._bar = ProgressBar(cfg.max_steps, self.step, self.unit, disable=not self.verbose)
         session_start, session_step = time.perf_counter() - self.elapsed, self.step
         stop = ""
@@ -237,6 +252,9 @@ class Trainer:
         return learning_rate(self.cfg, self.step, self.elapsed, self.plateau)
 
     def _stop_reason(self) -> str:
+        if self.dist.enabled:  # rank 0's clock and Ctrl-C: every rank stops at the same step
+            self.elapsed, stop = distributed.from_main(self.elapsed, self._stop_requested)
+            self._stop_requested = bool(stop)
         if self._stop_requested:
             return "interrupted"
         if self.cfg.max_steps and self.step >= self.cfg.max_steps:
@@ -346,7 +364,8 @@ class Trainer:
                 "totals": asdict(self.totals),
                 "last_eval": self.last_eval,
             }
-        save_checkpoint(self.out / name, tensors, meta)
+        if self.dist.is_main:  # every rank gathers (above), rank 0 writes
+            save_checkpoint(self.out / name, tensors, meta)
 
     def _restore(self, tensors: dict[str, Any], meta: dict[str, Any]) -> None:
         if "optim" not in meta:
@@ -363,8 +382,7 @@ class Trainer:
         self.last_eval = meta.get("last_eval", -1)
 
     def _finish(self, stop: str) -> dict[str, Any]:
-        """Write summary.json and loss.png; return the summary."""
-        rows = read_metrics(self.out / "metrics.csv")
+        """Write summary.json and loss.png (rank 0); return the summary."""
         self.summary = {
             "task": self.task,
             "stop_reason": stop,
@@ -376,13 +394,16 @@ class Trainer:
             "throughput": self.totals.items / self.totals.seconds if self.totals.seconds else None,
             "unit": self.unit,
             "wall_time": self.elapsed,
+            "world_size": self.dist.world_size,
         }
-        write_json(self.out / "summary.json", self.summary)
-        plot_loss(rows, self.out / "loss.png")
+        if self.dist.is_main:
+            write_json(self.out / "summary.json", self.summary)
+            plot_loss(read_metrics(self.out / "metrics.csv"), self.out / "loss.png")
         return self.summary
 
     def add_results(self, **results: Any) -> dict[str, Any]:
         """Add the task's results (test scores ...) to summary.json; returns the summary."""
         self.summary |= results
-        write_json(self.out / "summary.json", self.summary)
+        if self.dist.is_main:
+            write_json(self.out / "summary.json", self.summary)
         return self.summary

@@ -35,6 +35,7 @@ from rnnkit.tasks.charlm.numpy_engine import (
     numpy_model,
     sample_text_numpy,
 )
+from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -87,9 +88,21 @@ def train_run(
     verbose: bool = True,
 ) -> dict[str, Any]:
     """Train ``cfg`` on ``corpus`` in the run directory ``out`` (held by ``open_run``); returns
-    the summary."""
+    the summary. Under torchrun each rank trains on its own B/N of the B streams, and rank 0
+    alone writes and prints."""
+    dist = distributed.current()
+    if dist.enabled:
+        if cfg.engine == "numpy":
+            raise ConfigError(
+                "--engine numpy trains in one process; run it without torchrun, or use "
+                "--engine torch"
+            )
+        distributed.split_batch_size(cfg.batch_size)
+    verbose = verbose and dist.is_main
     train_ids, val_ids = split_corpus(corpus.ids, cfg.val_fraction)
-    batches = StreamBatches(train_ids, cfg.batch_size, cfg.seq_length, "training split")
+    batches = StreamBatches(
+        train_ids, cfg.batch_size, cfg.seq_length, "training split", (dist.rank, dist.world_size)
+    )
     if len(val_ids) < 2:
         raise TextDataError(
             f"the validation split has {len(val_ids)} characters; use more text or a larger "
@@ -127,7 +140,7 @@ def train_run(
         engine, cfg, out, task=TASK, unit="char", meta={"vocab": corpus.vocab.chars},
         resume_from=resume_from, verbose=verbose,
     )  # fmt: skip
-    if resume_from is None:
+    if resume_from is None and dist.is_main:
         corpus.save(out)
     if cfg.engine == "numpy":
         trainer.add_callback("step", lambda t: runner.after_step(t.write))

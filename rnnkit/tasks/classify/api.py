@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
+from rnnkit.data.batch import ShardedBatch
 from rnnkit.data.ucr import (
     IGNORE_INDEX,
     LabelEncoder,
@@ -37,6 +38,7 @@ from rnnkit.metrics import classification_report, log_loss
 from rnnkit.tasks.classify.config import TASK, Config
 from rnnkit.tasks.classify.data import load_splits, resolve, validation_split
 from rnnkit.tasks.classify.model import SequenceClassifier, build_model
+from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -182,11 +184,21 @@ def train_run(
         model.mean.copy_(torch.from_numpy(mean))
         model.std.copy_(torch.from_numpy(std))
     steps_per_epoch = math.ceil(len(fit_set) / cfg.batch_size)
+    dist = distributed.current()
+    verbose = verbose and dist.is_main  # under torchrun, rank 0 alone prints and writes
 
-    def train_batch(step: int) -> tuple[PackedSequence, Tensor]:
+    def train_batch(step: int) -> tuple[PackedSequence, Tensor] | ShardedBatch:
         epoch, i = divmod(step, steps_per_epoch)
         order = np.random.default_rng((cfg.seed, epoch)).permutation(len(fit_set))
-        return make_batch(fit_set, order[i * cfg.batch_size : (i + 1) * cfg.batch_size], y_fit)
+        index = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]  # the global batch
+        if not dist.enabled:
+            return make_batch(fit_set, index, y_fit)
+        # torchrun: this rank's part, its mean loss weighted by its share of the loss terms
+        # (sequences, or labelled steps), so that DDP's average is the global batch's
+        part = distributed.shard(index)
+        terms = int((y_fit[part.index] != IGNORE_INDEX).sum())
+        share = 0.0 if part.empty else terms / int((y_fit[index] != IGNORE_INDEX).sum())
+        return ShardedBatch(*make_batch(fit_set, part.index, y_fit), share)
 
     engine = TorchEngine(model, cfg, train_batch, lambda m: mean_loss(m, val_set, y_val))
     meta = {"classes": classes, "input_size": train_set.num_features, "seq_len": seq_len}
@@ -209,7 +221,7 @@ def train_run(
             flush=True,
         )
     summary = trainer.fit()
-    if summary["stop_reason"] == "interrupted" or test_set is None:
+    if summary["stop_reason"] == "interrupted" or test_set is None or not dist.is_main:
         return trainer, None
     best, _, _ = load_model(out, cfg.device)
     report = evaluate_model(best, classes, test_set)

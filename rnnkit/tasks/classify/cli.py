@@ -60,8 +60,10 @@ def train(args: argparse.Namespace) -> int:
     ) as (out, run):  # fmt: skip
         train_set, test_set = load_splits(run.config)
         trainer, report = train_run(run.config, train_set, out, run.resume_from, test_set=test_set)
-    if report is None:
+    if trainer.summary["stop_reason"] == "interrupted":
         return EXIT_INTERRUPTED
+    if report is None:  # a rank of torchrun other than 0: rank 0 reports
+        return 0
     _plot(report, trainer.meta["classes"], out / "confusion.png", Path(test_set.source).name)
     print(format_report(report, f"test ({test_set.source}), best.safetensors"))
     return 0
