@@ -161,6 +161,14 @@ def sum_over_ranks(*values: float) -> tuple[float, ...]:
     return tuple(tensor.tolist())
 
 
+def barrier() -> None:
+    """Wait until every rank is here (one process: return at once)."""
+    if current().enabled:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 def gather(tensor: Any, dim: int = 0) -> Any:
     """The ranks' ``tensor`` (same shape on each) joined along ``dim`` in rank order."""
     if not current().enabled:

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch.distributed as dist
-from cli_helpers import TEXT
+from cli_helpers import FORECAST_TINY, TEXT, write_series
 
 from rnnkit.cli import main
 from rnnkit.train import distributed
@@ -147,6 +147,21 @@ def test_classify_two_processes_log_the_losses_of_one(tmp_path, capsys):
     assert_same_losses(tmp_path / "one", tmp_path / "two")
     rows = {r["step"]: r for r in read_metrics(tmp_path / "two" / "metrics.csv")}
     assert rows[8]["throughput"] < rows[7]["throughput"]  # step 8: one sequence, not two
+
+
+@needs_gloo
+def test_forecast_two_processes_log_the_losses_of_one(tmp_path, capsys):
+    # 32 training windows in batches of 6: the last of two, one on each rank
+    flags = ["forecast", "train", "--csv", write_series(tmp_path / "series.csv"), *FORECAST_TINY]
+    flags += ["--batch-size", 6, "--max-steps", 10, "--log-every", 1, "--out"]
+    one(capsys, *flags, tmp_path / "one")
+    done = torchrun(*flags, tmp_path / "two")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("held-out 4 periods") == 1  # rank 0 alone scores the holdout
+    assert_same_losses(tmp_path / "one", tmp_path / "two")
+    assert (tmp_path / "two" / "eval.json").read_text() == (
+        tmp_path / "one" / "eval.json"
+    ).read_text()
 
 
 @needs_gloo

@@ -25,12 +25,14 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from rnnkit.data.batch import ShardedBatch
 from rnnkit.data.series import Panel, Scaler, check_lengths, split_points
 from rnnkit.data.series_windows import Layout, build_windows, fit_scaler
 from rnnkit.metrics import baseline_methods, scores
 from rnnkit.tasks.forecast.config import TASK, Config
 from rnnkit.tasks.forecast.data import forecast_frame, layout_of, load_panel, scalers_for
 from rnnkit.tasks.forecast.model import RegLSTM, check_periods, forecast, median_index
+from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -135,11 +137,19 @@ def train_model(
     many_to_one = cfg.head == "many-to-one"
     steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
 
-    def train_batch(step: int) -> tuple[Tensor, Tensor]:
+    dist = distributed.current()
+
+    def train_batch(step: int) -> tuple[Tensor, Tensor] | ShardedBatch:
         epoch, i = divmod(step, steps_per_epoch)  # a new order of the windows every epoch
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
         order = torch.randperm(len(train), generator=generator)
-        return train.batch(order[i * cfg.batch_size : (i + 1) * cfg.batch_size], many_to_one)
+        index = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]  # the global batch
+        if not dist.enabled:
+            return train.batch(index, many_to_one)
+        # torchrun: this rank's part; every window has as many loss terms
+        part = distributed.shard(index.numpy())
+        share = 0.0 if part.empty else len(part.index) / len(index)
+        return ShardedBatch(*train.batch(torch.from_numpy(part.index), many_to_one), share)
 
     def evaluate(model: nn.Module) -> float:
         total = 0.0
@@ -165,6 +175,7 @@ def train_model(
         f"{len(layout.targets)} target(s); difference lag {layout.lag}, season {layout.season}{few}"
     )
     trainer.fit()
+    distributed.barrier()  # under torchrun: best.safetensors written by rank 0
     best, _ = load_checkpoint(out / "best.safetensors", task=TASK)
     model.load_state_dict(strip_prefix("model", best))
     return model.eval(), layout, scalers, trainer

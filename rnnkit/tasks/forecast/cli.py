@@ -54,6 +54,8 @@ def train(args: argparse.Namespace) -> int:
         panel, cfg = load_panel(run.config)
         model, layout, scalers, trainer = train_model(cfg, panel, out, run.resume_from)
         summary = trainer.summary
+        if not trainer.dist.is_main:  # under torchrun, rank 0 alone reports and writes
+            return 0
         print(
             f"done: {summary['steps']} steps ({summary['stop_reason']}), best evaluation loss "
             f"{summary['best_val_loss']:.4f} at step {summary['best_step']} -> {out}"
