@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from rnnkit.data.batch import StatefulBatch
 
@@ -220,18 +222,41 @@ class Corpus:
         return cls(ids, Vocab(info["vocab"]), info["source"], info["files"], info["skipped"])
 
 
-def load_corpus(path: str | Path | None = None) -> Corpus:
-    """Encode a file, a directory of text files, or (``path`` None or "") the default corpus."""
+def progress_bar(total: int, what: str, unit: str, show: bool = True) -> tqdm:
+    """A tqdm bar of ``total`` ``unit``s on stderr, for long loading and scoring: shown only
+    when ``show``, where stderr is a terminal, from a second on (quick work shows nothing),
+    and removed when done (a log or a terminal keeps no trace of it)."""
+    return tqdm(
+        total=total, desc=what, unit=unit, unit_scale=True, disable=None if show else True,
+        delay=1.0, leave=False, file=sys.stderr, dynamic_ncols=True,
+    )  # fmt: skip
+
+
+def _ticking(files: list[Path], bar: tqdm) -> Iterator[Path]:
+    for f in files:
+        yield f
+        bar.update()
+
+
+def load_corpus(path: str | Path | None = None, progress: bool = False) -> Corpus:
+    """Encode a file, a directory of text files, or (``path`` None or "") the default corpus;
+    with ``progress``, many files show a progress bar (``progress_bar``)."""
     if path:
         files, source = text_files(path), str(path)
     else:
         files = default_corpus_files()
         source = f"Python standard library ({len(files)} modules)"
     single = bool(path) and Path(path).is_file()
+    with progress_bar(2 * len(files), "reading", "file", progress and len(files) > 1) as bar:
+        return _encode_files(files, single, source, bar)
+
+
+def _encode_files(files: list[Path], single: bool, source: str, bar: tqdm) -> Corpus:
+    """The Corpus of ``files``, in two passes over them (each file ticks ``bar`` once a pass)."""
     # pass 1: which characters occur, how many in all, and how many files are usable
     seen = np.zeros(_NUM_CODE_POINTS, dtype=bool)
     total = used = 0
-    for text in iter_texts(files, single):
+    for text in iter_texts(_ticking(files, bar), single):
         for codes in _code_points(text):
             seen[codes] = True
         total, used = total + len(text), used + 1
@@ -246,7 +271,7 @@ def load_corpus(path: str | Path | None = None) -> Corpus:
     table[vocab_codes] = np.arange(len(vocab))
     ids = np.empty(total, dtype=vocab.dtype)
     pos = 0
-    for text in iter_texts(files, single):
+    for text in iter_texts(_ticking(files, bar), single):
         for codes in _code_points(text):
             ids[pos : pos + len(codes)] = table[codes]
             pos += len(codes)

@@ -9,6 +9,9 @@ their help text (``option(default, help)``). From it:
 - ``flags_given(cls, args)``: the flags given, as a dict (what travels below a task's cli.py);
 - ``config_from_args(cls, args, base)`` builds the config from the flags given on the command
   line, over ``base`` (the defaults, or the config saved in a checkpoint when resuming).
+- ``train_values(cls, args)``: what a ``train`` verb sets, the flags given over the values of
+  ``--config FILE`` (``load_config_file``: a run's config.json, JSON or TOML), which go over
+  the defaults (charlm: over its ``--preset``'s values).
 - ``config_to_dict`` / ``config_from_dict`` go to and from JSON-ready dicts; the latter refuses
   unknown keys and ill-typed values.
 
@@ -19,10 +22,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
 C = TypeVar("C")
@@ -139,6 +145,12 @@ def add_train_parser(verbs: Any, task: str, cls: type, func: Any, what: str) -> 
     p = verbs.add_parser("train", help=f"train {what}", description=f"Train {what}.")
     p.add_argument("--out", default=f"runs/{task}", help=f"run directory (default: runs/{task})")
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config values from a run's config.json (or its directory), a JSON or a TOML file "
+        "(name = value); the flags given go over them (and they over --preset's)",
+    )
     add_config_args(p, cls)
     p.set_defaults(func=func)
 
@@ -146,6 +158,20 @@ def add_train_parser(verbs: Any, task: str, cls: type, func: Any, what: str) -> 
 def flags_given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     """The fields of ``cls`` whose flags were given on the command line: {name: value}."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+
+
+def train_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """What a ``train`` verb's command line sets: the flags given, over the values of
+    ``--config FILE`` (refused with ``--resume``: a run keeps its own config)."""
+    flags = flags_given(cls, args)
+    if not getattr(args, "config", None):
+        return flags
+    if getattr(args, "resume", False):
+        raise ConfigError(
+            f"--config {args.config}: a resumed run has its config (its config.json); drop "
+            f"--config, and pass only the flags to change"
+        )
+    return load_config_file(args.config, cls) | flags
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace, base: C | None = None) -> C:
@@ -181,6 +207,57 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     return cls(**checked)
 
 
+def load_config_file(path: str | Path, cls: type) -> dict[str, Any]:
+    """The config values of a file, each checked against a field of ``cls``: a run's
+    config.json (or the run directory), a JSON object or a TOML table (``.toml``) of
+    ``name = value``. Problems are ConfigErrors naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise ConfigError(
+            f"--config {path}: cannot read it ({reason}); pass a JSON or TOML file"
+        ) from None
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            raise ConfigError(
+                f"--config {path}: reading TOML needs Python >= 3.11 (tomllib); write the "
+                f"values as JSON instead"
+            ) from None
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"--config {path}: not valid TOML ({e})") from None
+    else:
+        try:
+            values = json.loads(text)
+        except ValueError as e:
+            raise ConfigError(
+                f"--config {path}: not valid JSON ({e}); name a .toml file for TOML"
+            ) from None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"--config {path}: expected an object of config values (name: value), got "
+            f"{type(values).__name__}"
+        )
+    types_ = _field_types(cls)
+    unknown = sorted(set(values) - set(types_))
+    if unknown:
+        raise ConfigError(
+            f"--config {path}: unknown config key(s) {', '.join(map(str, unknown))}; "
+            f"see --help for the names (as flags: hidden_size is --hidden-size)"
+        )
+    try:
+        return {k: _check_value(k, types_[k], v) for k, v in values.items()}
+    except ConfigError as e:
+        raise ConfigError(f"--config {path}: {e}") from None
+
+
 def require(ok: bool, name: str, expected: str, value: Any) -> None:
     """Raise ConfigError("--name: expected ..., got value") unless ``ok``."""
     if not ok:
@@ -195,6 +272,21 @@ def require(ok: bool, name: str, expected: str, value: Any) -> None:
 MAX_SEED = 2**32 - 1
 # torch fails to create its thread pool far beyond this ("could not create a primitive")
 MAX_THREADS = 1024
+THREADS_AUTO = "auto: 1 for a small model, else half the cores, at most 4"
+# what --device takes; rnnkit.train.run.resolve_device tells whether this machine has it
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+DEVICE_HELP = "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
+
+
+def check_device(name: Any) -> None:
+    """ConfigError unless ``name`` is a device --device takes (auto, cpu, cuda, cuda:N, mps)."""
+    if not (isinstance(name, str) and DEVICE_PATTERN.fullmatch(name)):
+        raise ConfigError(f"--device: expected {DEVICE_HELP}, got {name!r}")
+
+
+def add_device_arg(parser: argparse.ArgumentParser) -> None:
+    """``--device`` (default auto) of a verb that runs a trained model."""
+    parser.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default: auto)")
 
 
 @dataclass
@@ -240,10 +332,11 @@ class TrainConfig:
     eval_every: int = option(200, "evaluate and checkpoint every this many steps")
     log_every: int = option(10, "write a metrics row every this many steps")
     seed: int = option(1337, f"random seed of initialization, dropout and sampling (0..{MAX_SEED})")
-    device: Literal["cpu", "cuda"] = option("cpu", "device")
+    device: str = option("auto", DEVICE_HELP)
     precision: Literal["fp32", "bf16"] = option("fp32", "fp32, or bf16 autocast")
-    threads: int = option(0, f"CPU threads for torch (0 = torch's default; at most {MAX_THREADS})")
+    threads: int = option(0, f"CPU threads for torch (0 = {THREADS_AUTO}; at most {MAX_THREADS})")
     tensorboard: bool = option(True, "also log to TensorBoard (when it is installed)")
+    progress: bool = option(True, "show a progress bar on stderr (only when it is a terminal)")
 
     def __post_init__(self) -> None:
         require(self.lr > 0, "lr", "a number > 0", self.lr)
@@ -273,3 +366,4 @@ class TrainConfig:
         require(
             0 <= self.threads <= MAX_THREADS, "threads", f"an int in 0..{MAX_THREADS}", self.threads
         )
+        check_device(self.device)

@@ -87,13 +87,27 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class ProgressBar:
-    """A tqdm bar on stderr: step, loss, validation loss, throughput and ETA."""
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (where a progress bar's carriage returns belong)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed file
+        return False
 
-    def __init__(self, total_steps: int, start: int, unit: str, disable: bool = False):
-        self.unit = unit
+
+class ProgressBar:
+    """A tqdm bar on stderr: step, loss, validation loss, throughput and ETA.
+
+    The bar is shown only where stderr is a terminal (a log file gets no carriage returns) and
+    not ``disable``d; lines (``write``) go to stdout all the same, unless ``quiet``.
+    """
+
+    def __init__(
+        self, total_steps: int, start: int, unit: str, disable: bool = False, quiet: bool = False
+    ):
+        self.unit, self.quiet = unit, quiet
         self.bar = tqdm(
-            disable=disable,
+            disable=disable or quiet or not is_terminal(sys.stderr),
             total=total_steps or None,
             initial=start,
             unit="step",
@@ -114,8 +128,12 @@ class ProgressBar:
         self.bar.update(step - self.bar.n)
 
     def write(self, text: str) -> None:
-        """Print a line (a sample, a message) above the bar; nothing when it is disabled."""
-        if not self.bar.disable:
+        """Print a line (a sample, a message) to stdout, above the bar; nothing when quiet."""
+        if self.quiet:
+            return
+        if self.bar.disable:
+            print(text, flush=True)
+        else:
             self.bar.write(text, file=sys.stdout)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ as ``optim.<slot>.<param>`` with its scalars in meta["optim"], the carried recur
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from rnnkit.train.checkpoint import CheckpointError
 from rnnkit.train.config import ConfigError
+from rnnkit.train.run import resolve_threads
 
 
 class Runner(Protocol):
@@ -35,6 +37,10 @@ class Runner(Protocol):
 
     def restore(self, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Load the weights (``model.*``) and ``training_state`` back from a checkpoint."""
+
+
+def _has_threadpoolctl() -> bool:
+    return importlib.util.find_spec("threadpoolctl") is not None
 
 
 @contextlib.contextmanager
@@ -56,12 +62,17 @@ def _blas_threads(threads: int) -> Iterator[None]:
 
 class NumpyEngine:
     """The steps of ``runner``; ``evaluate() -> float`` scores ``runner.model``; BLAS is held
-    to ``threads`` threads while training (0: BLAS's default)."""
+    to ``threads`` threads while training (0: auto, as ``rnnkit.train.run.resolve_threads``
+    tells for the model's size; BLAS's default without threadpoolctl)."""
 
     name = "numpy"
+    device = "cpu"
 
     def __init__(self, runner: Runner, evaluate: Callable[[], float], threads: int = 0):
-        self.runner, self._evaluate, self.threads = runner, evaluate, threads
+        self.runner, self._evaluate = runner, evaluate
+        parameters = sum(p.size for p in runner.model.state_dict().values())
+        auto = threads == 0 and not _has_threadpoolctl()
+        self.threads = 0 if auto else resolve_threads(threads, parameters)
 
     @property
     def model(self) -> Any:

@@ -36,7 +36,7 @@ from rnnkit.data.batch import ShardedBatch, StatefulBatch
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import CheckpointError, load_weights, strip_prefix
 from rnnkit.train.config import ConfigError, TrainConfig
-from rnnkit.train.run import resolve_device
+from rnnkit.train.run import resolve_device, resolve_threads
 from rnnkit.train.state import (
     State,
     detach,
@@ -98,8 +98,8 @@ class TorchEngine:
         self.device = resolve_device(cfg.device)
         if self.dist.enabled and self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", self.dist.local_rank)  # a GPU per rank
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        self.threads = resolve_threads(cfg.threads, sum(p.numel() for p in model.parameters()))
+        torch.set_num_threads(self.threads)
         self.cfg, self.train_batch, self._evaluate = cfg, train_batch, evaluate
         self.model = model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)

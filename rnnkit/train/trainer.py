@@ -13,7 +13,8 @@ what the task models nor of how gradients are made: an *engine* does the step.
 An engine has ``name``, ``model``, ``session()`` (a context held around the loop),
 ``train_step(step, lr, observe) -> (loss, items)`` (calling ``observe(loss, grad_norm)`` before
 it updates the weights, which raises when the run diverged), ``evaluate() -> float``,
-``weights()``, ``training_state() -> (tensors, meta)`` and ``restore(tensors, meta)``.
+``weights()``, ``training_state() -> (tensors, meta)`` and ``restore(tensors, meta)``, and
+(recorded in summary.json and checkpoints as ``runtime``) its ``device`` and CPU ``threads``.
 
 The run directory (see ``rnnkit.train.run``) gets config.json, metrics.csv, summary.json,
 loss.png and the checkpoints last.safetensors (full training state, written at every evaluation
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import platform
 import signal
 import sys
 import threading
@@ -34,6 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rnnkit import __version__
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, with_prefix
 from rnnkit.train.config import TrainConfig, config_to_dict
@@ -112,6 +117,21 @@ class _NoLog:
 
     def close(self) -> None:
         pass
+
+
+def runtime_info(engine: Any) -> dict[str, Any]:
+    """What a run trains with, for summary.json and every checkpoint: the rnnkit, torch (None
+    when not loaded), NumPy and Python versions, and ``engine``'s device (resolved: "cpu",
+    "cuda:0" ...) and CPU threads."""
+    torch = sys.modules.get("torch")
+    return {
+        "rnnkit": __version__,
+        "torch": str(torch.__version__) if torch is not None else None,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": str(getattr(engine, "device", "cpu")),
+        "threads": getattr(engine, "threads", None),
+    }
 
 
 def _record(cls: type, value: Any) -> Any:
@@ -202,7 +222,9 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json(self.out / "config.json", config_to_dict(cfg))
             log = MetricsLog(self.out, self.step if self.resumed else None, cfg.tensorboard)
-        bar = self._bar = ProgressBar(cfg.max_steps, self.step, self.unit, disable=not self.verbose)
+        bar = self._bar = ProgressBar(
+            cfg.max_steps, self.step, self.unit, disable=not cfg.progress, quiet=not self.verbose
+        )
         session_start, session_step = time.perf_counter() - self.elapsed, self.step
         stop = ""
         lr = self._learning_rate()
@@ -346,6 +368,7 @@ class Trainer:
         meta = {
             "task": self.task,
             "engine": self.engine.name,
+            "runtime": runtime_info(self.engine),
             "config": config_to_dict(self.cfg),
             "step": self.step,
             "val_loss": self.val_loss,
@@ -395,6 +418,7 @@ class Trainer:
             "unit": self.unit,
             "wall_time": self.elapsed,
             "world_size": self.dist.world_size,
+            "runtime": runtime_info(self.engine),
         }
         if self.dist.is_main:
             write_json(self.out / "summary.json", self.summary)

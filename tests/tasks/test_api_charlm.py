@@ -119,7 +119,8 @@ def test_a_preset(tmp_path):
         CharLM(preset="min-char-rnn", batch_size=4)
 
 
-def test_verbose(capsys):
+def test_verbose(capsys, monkeypatch):
+    monkeypatch.setattr("rnnkit.train.logging.is_terminal", lambda stream: True)  # the bar's place
     CharLM(**TINY | {"max_steps": 10, "sample_every": 5}).fit(PATTERN)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""

@@ -262,7 +262,8 @@ def test_errors_say_what_was_expected(fitted):
         Classifier(no_such_option=1)
 
 
-def test_verbose(capsys):
+def test_verbose(capsys, monkeypatch):
+    monkeypatch.setattr("rnnkit.train.logging.is_terminal", lambda stream: True)  # the bar's place
     x, y = toy(64, seed=0)
     clf = Classifier(**QUICK).fit(x, y)
     clf.predict(x), clf.evaluate(x, y)

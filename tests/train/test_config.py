@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,6 +15,7 @@ from rnnkit.train.config import (
     config_from_args,
     config_from_dict,
     config_to_dict,
+    load_config_file,
     option,
 )
 
@@ -112,3 +114,55 @@ def test_bad_values_are_refused(values, message):
 
 def test_int_is_accepted_for_float():
     assert config_from_dict(Toy, {"dropout": 0}).dropout == 0.0
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_device_names(name):
+    assert Toy(device=name).device == name
+
+
+@pytest.mark.parametrize("name", ["gpu", "CPU", "cuda:", "cuda:x", "cuda:0:1", ""])
+def test_bad_device_names_are_refused(name):
+    with pytest.raises(ConfigError, match=r"--device: expected auto .*, cpu, cuda, cuda:N or mps"):
+        Toy(device=name)
+
+
+# --- config files: a run's config.json, JSON or TOML ---------------------------------------------
+
+
+def test_config_file_json_toml_and_a_run_directory(tmp_path):
+    (tmp_path / "c.toml").write_text('hidden_size = 4\ncell = "gru"\ndropout = 0\n')
+    assert load_config_file(tmp_path / "c.toml", Toy) == {
+        "hidden_size": 4, "cell": "gru", "dropout": 0.0,
+    }  # fmt: skip
+    cfg = Toy(hidden_size=3, limit=2, lr=0.5)
+    (tmp_path / "config.json").write_text(json.dumps(config_to_dict(cfg)))
+    for path in (tmp_path / "config.json", tmp_path):  # the file, or the run directory
+        assert config_from_dict(Toy, load_config_file(path, Toy)) == cfg
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("c.json", '{"hiden_size": 3}', "unknown config key(s) hiden_size"),
+        ("c.json", '{"hidden_size": "3"}', "--hidden-size: expected int, got '3'"),
+        ("c.json", '{"hidden_size": 3,}', "not valid JSON"),
+        ("c.json", "[1, 2]", "expected an object of config values"),
+        ("c.toml", "hidden_size = ", "not valid TOML"),
+        ("c.toml", "[charlm]\nhidden_size = 3", "unknown config key(s) charlm"),
+        ("none.json", None, "cannot read it (No such file or directory)"),
+    ],
+)
+def test_bad_config_files_are_refused_naming_the_file(tmp_path, name, text, message):
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config_file(tmp_path / name, Toy)
+    assert str(e.value).startswith(f"--config {tmp_path / name}: ") and message in str(e.value)
+
+
+def test_toml_without_tomllib_says_what_to_do(tmp_path, monkeypatch):
+    (tmp_path / "c.toml").write_text("hidden_size = 4\n")
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # as on Python 3.10
+    with pytest.raises(ConfigError, match=r"TOML needs Python >= 3.11 .*write the values as JSON"):
+        load_config_file(tmp_path / "c.toml", Toy)

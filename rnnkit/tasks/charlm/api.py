@@ -51,7 +51,7 @@ from rnnkit.train.trainer import Trainer
 
 
 def load_model(
-    path: str | Path, device: str = "cpu", engine: Literal["torch", "numpy"] | None = "torch"
+    path: str | Path, device: str = "auto", engine: Literal["torch", "numpy"] | None = "torch"
 ) -> tuple[CharLMNet | CharRNN, Vocab, Config]:
     """The model, vocabulary and config of a charlm run directory or checkpoint file.
 
@@ -69,8 +69,11 @@ def load_model(
         raise TextDataError(f"{path}: the checkpoint's vocabulary is damaged ({e})") from e
     weights = strip_prefix("model", tensors)
     if (engine or meta.get("engine", "torch")) == "numpy":
-        if device != "cpu":
-            raise ConfigError(f"--device {device}: the NumPy engine runs on the CPU only")
+        if device not in ("auto", "cpu"):
+            raise ConfigError(
+                f"--device {device}: the NumPy engine runs on the CPU only; drop --device, or "
+                f"use --engine torch"
+            )
         fp64 = any(t.dtype == torch.float64 for t in weights.values())
         model = numpy_model(cfg, len(vocab), dtype=np.float64 if fp64 else np.float32)
         load_weights(model, {k: t.numpy() for k, t in weights.items()}, path)
@@ -166,10 +169,13 @@ def train_run(
     return summary
 
 
-def score_ids(model: CharLMNet | CharRNN, ids: np.ndarray) -> dict[str, float]:
-    """Nats and bits per character of ``ids`` under ``model`` (either engine)."""
+def score_ids(
+    model: CharLMNet | CharRNN, ids: np.ndarray, progress: bool = False
+) -> dict[str, float]:
+    """Nats and bits per character of ``ids`` under ``model`` (either engine); ``progress``:
+    a progress bar on a terminal, for a long text."""
     score = evaluate_text_numpy if isinstance(model, CharRNN) else evaluate_text
-    total, count = score(model, ids)
+    total, count = score(model, ids, progress=progress)
     nats = total / count
     return {"nats_per_char": nats, "bits_per_char": nats / math.log(2), "chars": count}
 
@@ -244,7 +250,7 @@ class CharLM:
 
     @classmethod
     def load(
-        cls, run: str | Path, device: str = "cpu", engine: Literal["torch", "numpy"] | None = None
+        cls, run: str | Path, device: str = "auto", engine: Literal["torch", "numpy"] | None = None
     ) -> CharLM:
         """The model of a run directory or checkpoint (``rnnkit charlm train --out``)."""
         self = cls.__new__(cls)

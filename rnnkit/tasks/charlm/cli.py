@@ -9,7 +9,13 @@ import sys
 from rnnkit.data.text import Corpus, encode_text, load_corpus
 from rnnkit.tasks.charlm.api import load_model, score_ids, stream_sample, train_run
 from rnnkit.tasks.charlm.config import FIXED_ON_RESUME, TASK, Config, preset_values
-from rnnkit.train.config import ConfigError, add_train_parser, config_from_dict, flags_given
+from rnnkit.train.config import (
+    ConfigError,
+    add_device_arg,
+    add_train_parser,
+    config_from_dict,
+    train_values,
+)
 from rnnkit.train.run import EXIT_INTERRUPTED, start_run
 
 ENGINE_HELP = "run the model with the torch or NumPy engine (default: the one that trained it)"
@@ -25,13 +31,16 @@ MEMORY_HINTS = {
 
 def train(args: argparse.Namespace) -> int:
     """``rnnkit charlm train``: returns 0, or 130 when stopped by Ctrl-C."""
-    flags = flags_given(Config, args)
-    preset = flags.get("preset", "none")
+    values = train_values(Config, args)  # the flags over --config FILE
+    preset = values.get("preset", "none")  # its values go under both
     base = config_from_dict(Config, preset_values(preset)) if preset != "none" else None
     with start_run(
-        Config, flags, args.out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME, base=base
+        Config, values, args.out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME, base=base
     ) as (out, run):
-        corpus = Corpus.load(out) if args.resume else load_corpus(run.config.data or None)
+        if args.resume:
+            corpus = Corpus.load(out)
+        else:
+            corpus = load_corpus(run.config.data or None, progress=run.config.progress)
         summary = train_run(run.config, corpus, out, run.resume_from)
     return EXIT_INTERRUPTED if summary["stop_reason"] == "interrupted" else 0
 
@@ -56,7 +65,7 @@ def sample(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """``rnnkit charlm eval``: nats and bits per character of a text."""
     model, vocab, _ = load_model(args.checkpoint, args.device, args.engine)
-    result = score_ids(model, encode_text(args.data, vocab))
+    result = score_ids(model, encode_text(args.data, vocab), progress=True)
     if args.json:
         print(json.dumps(result))
     else:
@@ -79,7 +88,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest (0 = all)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_device_arg(p)
     p.add_argument("--engine", choices=("torch", "numpy"), help=ENGINE_HELP)
     p.set_defaults(func=sample)
 
@@ -87,6 +96,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--data", required=True, help="UTF-8 text file or folder of text files")
     p.add_argument("--json", action="store_true", help="print a JSON object")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_device_arg(p)
     p.add_argument("--engine", choices=("torch", "numpy"), help=ENGINE_HELP)
     p.set_defaults(func=evaluate)

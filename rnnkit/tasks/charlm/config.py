@@ -33,11 +33,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }  # fmt: skip
 
-# what the NumPy engine lacks: field -> (the only value it takes, why)
+# what the NumPy engine lacks: field -> (the only values it takes, why)
 _NUMPY_LACKS = {
-    "layer_norm": (False, "has no layer-normalized cells"),
-    "precision": ("fp32", "computes in fp32 (fp64 with --preset min-char-rnn), not bf16"),
-    "device": ("cpu", "runs on the CPU"),
+    "layer_norm": ((False,), "has no layer-normalized cells"),
+    "precision": (("fp32",), "computes in fp32 (fp64 with --preset min-char-rnn), not bf16"),
+    "device": (("auto", "cpu"), "runs on the CPU"),
 }
 
 
@@ -116,6 +116,6 @@ class Config(TrainConfig):
             return
         for name, (only, why) in _NUMPY_LACKS.items():
             value = getattr(self, name)
-            if value != only:
+            if value not in only:
                 flag = flag_name(name) if isinstance(value, bool) else f"{flag_name(name)} {value}"
                 raise ConfigError(f"{flag}: the NumPy engine {why}; drop it or use --engine torch")

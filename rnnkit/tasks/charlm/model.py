@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnkit.data.text import Vocab, scoring_batches
+from rnnkit.data.text import Vocab, progress_bar, scoring_batches
 from rnnkit.nn import RNNS
 from rnnkit.tasks.charlm.config import Config
 
@@ -107,18 +107,25 @@ def _last_row(state):
 
 @torch.no_grad()
 def evaluate_text(
-    model: CharLMNet, ids: np.ndarray, seq_length: int = 256, rows: int = EVAL_ROWS
+    model: CharLMNet,
+    ids: np.ndarray,
+    seq_length: int = 256,
+    rows: int = EVAL_ROWS,
+    progress: bool = False,
 ) -> tuple[float, int]:
-    """(total nats, characters scored): every next character of ``ids``, state carried."""
+    """(total nats, characters scored): every next character of ``ids``, state carried; with
+    ``progress``, a long text shows a progress bar (``rnnkit.data.text.progress_bar``)."""
     device = model.head.weight.device
     total, count, state = 0.0, 0, None
-    for x, y, tail in scoring_batches(ids, rows, seq_length):
-        if tail:
-            state = _last_row(state)
-        (logits, state), _ = model(x.to(device), state=state)  # (rows, t, V)
-        flat = logits.float().reshape(-1, logits.size(-1))  # (rows * t, V)
-        total += F.cross_entropy(flat, y.to(device).reshape(-1), reduction="sum").item()
-        count += y.numel()
+    with progress_bar(len(ids) - 1, "scoring", "char", progress) as bar:
+        for x, y, tail in scoring_batches(ids, rows, seq_length):
+            if tail:
+                state = _last_row(state)
+            (logits, state), _ = model(x.to(device), state=state)  # (rows, t, V)
+            flat = logits.float().reshape(-1, logits.size(-1))  # (rows * t, V)
+            total += F.cross_entropy(flat, y.to(device).reshape(-1), reduction="sum").item()
+            count += y.numel()
+            bar.update(y.numel())
     return total, count
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.data.text import StreamBatches, Vocab, scoring_batches
+from rnnkit.data.text import StreamBatches, Vocab, progress_bar, scoring_batches
 from rnnkit.numpy import (
     SGD,
     Adagrad,
@@ -90,20 +90,22 @@ def _last_row(state: State) -> State:
 
 
 def evaluate_text_numpy(
-    model: CharRNN, ids: np.ndarray, seq_length: int = 256, rows: int = 32
+    model: CharRNN, ids: np.ndarray, seq_length: int = 256, rows: int = 32, progress: bool = False
 ) -> tuple[float, int]:
     """(total nats, characters scored): every next character of ``ids``, state carried
     (the NumPy twin of ``charlm.evaluate_text``, over the same ``scoring_batches``)."""
     total, count, state = 0.0, 0, None
-    for x, y, tail in scoring_batches(ids, rows, seq_length):
-        x, y = x.numpy(), y.numpy()  # (rows, t)
-        if state is None:
-            state = model.init_state(x.shape[0])
-        elif tail:
-            state = _last_row(state)
-        logp, state = model.log_probs(x, state)  # (rows, t, V)
-        total -= float(np.take_along_axis(logp, y[..., None], -1).sum(dtype=np.float64))
-        count += y.size
+    with progress_bar(len(ids) - 1, "scoring", "char", progress) as bar:
+        for x, y, tail in scoring_batches(ids, rows, seq_length):
+            x, y = x.numpy(), y.numpy()  # (rows, t)
+            if state is None:
+                state = model.init_state(x.shape[0])
+            elif tail:
+                state = _last_row(state)
+            logp, state = model.log_probs(x, state)  # (rows, t, V)
+            total -= float(np.take_along_axis(logp, y[..., None], -1).sum(dtype=np.float64))
+            count += y.size
+            bar.update(y.size)
     return total, count
 
 

@@ -55,7 +55,7 @@ from rnnkit.train.trainer import Trainer
 EVAL_BATCH = 512
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[SequenceClassifier, Config, dict]:
+def load_model(path: str | Path, device: str = "auto") -> tuple[SequenceClassifier, Config, dict]:
     """The model (eval mode), config and checkpoint metadata of a run directory or file."""
     path = resolve_checkpoint(path)
     tensors, meta = load_checkpoint(path, task=TASK)
@@ -339,7 +339,7 @@ class Classifier:
         return self
 
     @classmethod
-    def load(cls, run: str | Path, device: str = "cpu") -> Classifier:
+    def load(cls, run: str | Path, device: str = "auto") -> Classifier:
         """The classifier of a run directory or checkpoint (``rnnkit classify train --out``)."""
         self = cls.__new__(cls)
         self._set(*load_model(run, device))

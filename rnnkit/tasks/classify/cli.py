@@ -19,7 +19,7 @@ from rnnkit.tasks.classify.api import (
 )
 from rnnkit.tasks.classify.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.classify.data import load_splits
-from rnnkit.train.config import add_train_parser, flags_given
+from rnnkit.train.config import add_device_arg, add_train_parser, train_values
 from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, start_run, write_plot
 from rnnkit.viz.classify import plot_confusion
 
@@ -55,7 +55,7 @@ def _plot(report: dict, classes: list[str], path: Path | None, title: str) -> Pa
 def train(args: argparse.Namespace) -> int:
     """``rnnkit classify train``: returns 0, or 130 when stopped by Ctrl-C."""
     with start_run(
-        Config, flags_given(Config, args), args.out, TASK, resume=args.resume,
+        Config, train_values(Config, args), args.out, TASK, resume=args.resume,
         fixed=FIXED_ON_RESUME, resume_base={"head": "auto"},
     ) as (out, run):  # fmt: skip
         train_set, test_set = load_splits(run.config)
@@ -130,7 +130,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="",
         help="confusion matrix PNG (default: RUN/confusion.png; none: no plot)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_device_arg(p)
     p.set_defaults(func=evaluate)
 
     p = verbs.add_parser("predict", help="label new sequences", description="Predict labels.")
@@ -138,5 +138,5 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help=".ts, .csv, .npz or .npy sequences")
     p.add_argument("--output", default="", help="CSV file to write (default: stdout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    add_device_arg(p)
     p.set_defaults(func=predict)

@@ -42,7 +42,7 @@ from rnnkit.train.checkpoint import (
     strip_prefix,
 )
 from rnnkit.train.config import ConfigError, config_from_dict
-from rnnkit.train.run import open_run, seed_everything
+from rnnkit.train.run import open_run, resolve_device, seed_everything
 from rnnkit.train.torch_engine import TorchEngine
 from rnnkit.train.trainer import Trainer
 
@@ -91,8 +91,11 @@ def build_model(cfg: Config, layout: Layout) -> RegLSTM:
     )  # fmt: skip
 
 
-def load_run(path: str | Path) -> tuple[RegLSTM, Layout, dict[str, Scaler], Config]:
-    """(model, layout, scalers, config) of a forecast run directory or checkpoint file."""
+def load_run(
+    path: str | Path, device: str = "auto"
+) -> tuple[RegLSTM, Layout, dict[str, Scaler], Config]:
+    """(model on ``device``, layout, scalers, config) of a forecast run directory or checkpoint
+    file."""
     path = resolve_checkpoint(path)
     tensors, meta = load_checkpoint(path, task=TASK)
     require_meta(meta, ("config", "layout", "scalers"), path)
@@ -111,7 +114,7 @@ def load_run(path: str | Path) -> tuple[RegLSTM, Layout, dict[str, Scaler], Conf
         ) from e
     model = build_model(cfg, layout)
     load_weights(model, strip_prefix("model", tensors), path)
-    return model.eval(), layout, scalers, cfg
+    return model.to(resolve_device(device)).eval(), layout, scalers, cfg
 
 
 def train_model(
@@ -215,10 +218,11 @@ class Forecaster:
         return self
 
     @classmethod
-    def load(cls, run: str | Path) -> Forecaster:
-        """The forecaster of a run directory or checkpoint (``rnnkit forecast train --out``)."""
+    def load(cls, run: str | Path, device: str = "auto") -> Forecaster:
+        """The forecaster of a run directory or checkpoint (``rnnkit forecast train --out``),
+        on ``device``."""
         self = cls.__new__(cls)
-        self.model, self.layout, self.scalers, self.cfg = load_run(run)
+        self.model, self.layout, self.scalers, self.cfg = load_run(run, device)
         self.panel, self.summary = None, {}
         return self
 

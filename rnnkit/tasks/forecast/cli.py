@@ -12,7 +12,7 @@ from typing import Any
 from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, train_model
 from rnnkit.tasks.forecast.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.forecast.data import load_panel
-from rnnkit.train.config import ConfigError, add_train_parser, flags_given
+from rnnkit.train.config import ConfigError, add_device_arg, add_train_parser, train_values
 from rnnkit.train.run import (
     EXIT_INTERRUPTED,
     check_output_file,
@@ -49,7 +49,12 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
 def train(args: argparse.Namespace) -> int:
     """``rnnkit forecast train``: train, then score the holdout and draw forecast.png."""
     with start_run(
-        Config, flags_given(Config, args), args.out, TASK, resume=args.resume, fixed=FIXED_ON_RESUME
+        Config,
+        train_values(Config, args),
+        args.out,
+        TASK,
+        resume=args.resume,
+        fixed=FIXED_ON_RESUME,
     ) as (out, run):
         panel, cfg = load_panel(run.config)
         model, layout, scalers, trainer = train_model(cfg, panel, out, run.resume_from)
@@ -75,7 +80,7 @@ def predict(args: argparse.Namespace) -> int:
     """``rnnkit forecast predict``: forecasts after each series' end, as CSV."""
     if args.periods is not None and args.periods < 1:
         raise ConfigError(f"--periods: expected an int >= 1, got {args.periods}")
-    fc = Forecaster.load(args.run)
+    fc = Forecaster.load(args.run, args.device)
     if args.out:  # never over the data read (--csv, else the run's), nor the run's files
         inputs = [args.csv or fc.cfg.csv, args.run]
         check_output_file(args.out, "--out", args.overwrite, inputs)
@@ -98,7 +103,7 @@ def evaluate(args: argparse.Namespace) -> int:
         plot = check_output_file(args.plot, "--plot", overwrite=True)
     else:  # RUN/forecast.png, when RUN is a run directory
         plot = Path(args.run) / "forecast.png" if Path(args.run).is_dir() else None
-    fc = Forecaster.load(args.run)
+    fc = Forecaster.load(args.run, args.device)
     result, items = fc._evaluate(args.csv, args.holdout)
     if plot is not None:
         title = f"last {args.holdout or fc.cfg.holdout} periods held out"
@@ -119,6 +124,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="CSV file to write (default: stdout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--periods", type=int, default=None, help="periods ahead (default: horizon)")
+    add_device_arg(p)
     p.set_defaults(func=predict)
 
     about = "MAE, RMSE, MAPE, sMAPE and MASE on the held-out periods: model and baselines."
@@ -130,4 +136,5 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--plot", default=None, help="forecast plot (default: RUN/forecast.png; none: no plot)"
     )
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    add_device_arg(p)
     p.set_defaults(func=evaluate)

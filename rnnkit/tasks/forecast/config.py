@@ -82,7 +82,6 @@ class Config(TrainConfig):
     warmup_steps: int = option(20, "steps of linear warmup from 0 to lr")
     max_steps: int = option(500, "stop after this many steps (0 = no limit)")
     eval_every: int = option(50, "evaluate and checkpoint every this many steps")
-    threads: int = option(1, "CPU threads for torch (0 = torch's default; small models: 1)")
     divergence_factor: float = option(
         10.0, "stop when the train loss exceeds this times the first loss (0 = on NaN/inf only)"
     )
