@@ -25,7 +25,7 @@ ratio to 1 thread):
     classify                 53.3    605  x11
     forecast                  2.19     6.35 x2.9
 
-Hence ``--threads 0`` (auto, ``rnnkit.train.run.resolve_threads``): one thread for a model of
+Hence ``--threads 0`` (auto, ``rnnkit.train.runtime.resolve_threads``): one thread for a model of
 fewer than ``MANY_PARAMETERS`` (500k) parameters (forecast's defaults gain nothing from a
 second thread, classify's a third when the machine is idle and lose 11x when it is not),
 else half the cores, at most 4. Threads on every core wait for one another at each matrix

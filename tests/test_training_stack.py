@@ -10,11 +10,11 @@ import pytest
 import torch
 from cli_helpers import TEXT, fails, train_argv
 
-import rnnkit.train.run as run_module
+import rnnkit.train.runtime as run_module
 from rnnkit import __version__
 from rnnkit.cli import main
 from rnnkit.train.checkpoint import load_checkpoint
-from rnnkit.train.run import resolve_device, resolve_threads
+from rnnkit.train.runtime import resolve_device, resolve_threads
 
 TASKS = ("charlm", "classify", "forecast")
 

@@ -32,18 +32,17 @@ _EXPORTS = {
         "require",
         "train_values",
     ),
-    "rnnkit.train.trainer": ("DivergenceGuard", "Trainer", "TrainingDiverged"),
+    "rnnkit.train.trainer": ("Trainer", "TrainingDiverged"),
+    "rnnkit.train.guard": ("DivergenceGuard",),
     "rnnkit.train.torch_engine": ("TorchEngine", "build_optimizer"),
     "rnnkit.train.numpy_engine": ("NumpyEngine",),
     "rnnkit.train.schedule": ("Plateau", "learning_rate"),
+    "rnnkit.train.runtime": ("resolve_device", "resolve_threads", "seed_everything"),
     "rnnkit.train.run": (
         "check_output_file",
         "check_run_dir",
         "open_run",
-        "resolve_device",
-        "resolve_threads",
         "run_config",
-        "seed_everything",
     ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -273,7 +273,7 @@ MAX_SEED = 2**32 - 1
 # torch fails to create its thread pool far beyond this ("could not create a primitive")
 MAX_THREADS = 1024
 THREADS_AUTO = "auto: 1 for a small model, else half the cores, at most 4"
-# what --device takes; rnnkit.train.run.resolve_device tells whether this machine has it
+# what --device takes; rnnkit.train.runtime.resolve_device tells whether this machine has it
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 DEVICE_HELP = "auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from rnnkit.train.checkpoint import CheckpointError
 from rnnkit.train.config import ConfigError
-from rnnkit.train.run import resolve_threads
+from rnnkit.train.runtime import resolve_threads
 
 
 class Runner(Protocol):
@@ -62,7 +62,7 @@ def _blas_threads(threads: int) -> Iterator[None]:
 
 class NumpyEngine:
     """The steps of ``runner``; ``evaluate() -> float`` scores ``runner.model``; BLAS is held
-    to ``threads`` threads while training (0: auto, as ``rnnkit.train.run.resolve_threads``
+    to ``threads`` threads while training (0: auto, as ``rnnkit.train.runtime.resolve_threads``
     tells for the model's size; BLAS's default without threadpoolctl)."""
 
     name = "numpy"

@@ -36,7 +36,7 @@ from rnnkit.data.batch import ShardedBatch, StatefulBatch
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import CheckpointError, load_weights, strip_prefix
 from rnnkit.train.config import ConfigError, TrainConfig
-from rnnkit.train.run import resolve_device, resolve_threads
+from rnnkit.train.runtime import resolve_device, resolve_threads
 from rnnkit.train.state import (
     State,
     detach,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import signal
 import sys
 import threading
@@ -36,14 +35,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rnnkit import __version__
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import CheckpointError, save_checkpoint, with_prefix
 from rnnkit.train.config import TrainConfig, config_to_dict
+from rnnkit.train.guard import DivergenceGuard
 from rnnkit.train.logging import MetricsLog, ProgressBar, read_metrics
 from rnnkit.train.run import EXIT_DIVERGED, write_json
+from rnnkit.train.runtime import runtime_info
 from rnnkit.train.schedule import Plateau, learning_rate
 from rnnkit.viz.plots import plot_loss
 
@@ -52,43 +50,6 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf or exploded; the last good checkpoint is kept."""
 
     exit_code = EXIT_DIVERGED  # the CLI's exit status for it
-
-
-class DivergenceGuard:
-    """Tells when a run has diverged: a NaN/inf loss or gradient norm, or a training loss whose
-    running mean (an exponential moving average over about 10 steps) exceeds ``factor`` times
-    the first loss (``factor`` 0: NaN/inf only). The running mean keeps one noisy batch (small
-    batches, heavy dropout) from stopping a healthy run; a real blow-up still stops it at once.
-    """
-
-    SMOOTHING = 0.1  # weight of the newest loss in the running mean
-
-    def __init__(self, factor: float):
-        self.factor = factor
-        self.first: float | None = None
-        self.mean: float | None = None
-
-    def check(self, loss: float, grad_norm: float | None) -> str | None:
-        """What went wrong at this step, or None."""
-        if not math.isfinite(loss):
-            return f"the training loss is {loss}"
-        if grad_norm is not None and not math.isfinite(grad_norm):
-            return f"the gradient norm is {grad_norm}"
-        if self.first is None:
-            self.first = self.mean = loss
-        self.mean += self.SMOOTHING * (loss - self.mean)
-        if self.factor and self.mean > self.factor * self.first:
-            return (
-                f"the training loss exploded to {self.mean:.4g} (its running mean, > "
-                f"{self.factor:g} x the first loss {self.first:.4g})"
-            )
-        return None
-
-    def state(self) -> dict[str, float | None]:
-        return {"first": self.first, "mean": self.mean}
-
-    def load(self, state: dict[str, float | None]) -> None:
-        self.first, self.mean = state["first"], state["mean"]
 
 
 @dataclass
@@ -117,21 +78,6 @@ class _NoLog:
 
     def close(self) -> None:
         pass
-
-
-def runtime_info(engine: Any) -> dict[str, Any]:
-    """What a run trains with, for summary.json and every checkpoint: the rnnkit, torch (None
-    when not loaded), NumPy and Python versions, and ``engine``'s device (resolved: "cpu",
-    "cuda:0" ...) and CPU threads."""
-    torch = sys.modules.get("torch")
-    return {
-        "rnnkit": __version__,
-        "torch": str(torch.__version__) if torch is not None else None,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "device": str(getattr(engine, "device", "cpu")),
-        "threads": getattr(engine, "threads", None),
-    }
 
 
 def _record(cls: type, value: Any) -> Any:

@@ -45,7 +45,8 @@ from rnnkit.train.checkpoint import (
 )
 from rnnkit.train.config import ConfigError, config_from_dict
 from rnnkit.train.numpy_engine import NumpyEngine
-from rnnkit.train.run import open_run, resolve_device, seed_everything
+from rnnkit.train.run import open_run
+from rnnkit.train.runtime import resolve_device, seed_everything
 from rnnkit.train.torch_engine import TorchEngine
 from rnnkit.train.trainer import Trainer
 
