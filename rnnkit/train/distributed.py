@@ -115,6 +115,9 @@ def session() -> Iterator[Distributed]:
     dist.init_process_group(_backend())
     try:
         yield current()
+        # every rank done before any tears its connections down (gloo aborts a process whose
+        # peer closes a socket it is still reading)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
