@@ -3,7 +3,6 @@ CPU) logs the losses of one process with the same global batch, writes the run d
 rank 0 alone, and resumes at the same world size exactly and at another one."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -34,18 +33,14 @@ CLASSIFY = (
 ).split()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def torchrun(*argv, n=2) -> subprocess.CompletedProcess:
     """``torchrun --nproc-per-node n -m rnnkit ARGV`` on this machine's CPU."""
     env = {k: v for k, v in os.environ.items() if k not in (*distributed.ENV, "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(n)]
-    command += ["--master-port", str(_free_port()), "-m", "rnnkit", *map(str, argv)]
+    # --standalone: the rendezvous takes a port the system assigns, so that runs side by side
+    # (two test sessions, CI next to a developer) never meet on one port
+    command += ["--standalone", "-m", "rnnkit", *map(str, argv)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
