@@ -189,22 +189,25 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
-    """The config ``cls(**values)``, refusing unknown keys and ill-typed values."""
+def _checked_values(cls: type, values: Any, where: str, hint: str) -> dict[str, Any]:
+    """``values`` checked against the fields of ``cls``: an object (dict) with no unknown key
+    (``hint`` says where the names are) and well-typed values; errors begin with ``where``."""
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
         raise ConfigError(
-            f"{cls.__name__}: expected an object of config values (name: value), got "
+            f"{where}: expected an object of config values (name: value), got "
             f"{type(values).__name__} {str(values)[:40]}"
         )
     types_ = _field_types(cls)
     unknown = sorted(set(values) - set(types_))
     if unknown:
-        raise ConfigError(
-            f"{cls.__name__}: unknown config key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(types_)}"
-        )
-    checked = {k: _check_value(k, types_[k], v) for k, v in values.items()}
-    return cls(**checked)
+        raise ConfigError(f"{where}: unknown config key(s) {', '.join(unknown)}; {hint}")
+    return {k: _check_value(k, types_[k], v) for k, v in values.items()}
+
+
+def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
+    """The config ``cls(**values)``, refusing unknown keys and ill-typed values."""
+    hint = f"known: {', '.join(_field_types(cls))}"
+    return cls(**_checked_values(cls, values, cls.__name__, hint))
 
 
 def load_config_file(path: str | Path, cls: type) -> dict[str, Any]:
@@ -240,21 +243,12 @@ def load_config_file(path: str | Path, cls: type) -> dict[str, Any]:
             raise ConfigError(
                 f"--config {path}: not valid JSON ({e}); name a .toml file for TOML"
             ) from None
-    if not isinstance(values, dict):
-        raise ConfigError(
-            f"--config {path}: expected an object of config values (name: value), got "
-            f"{type(values).__name__}"
-        )
-    types_ = _field_types(cls)
-    unknown = sorted(set(values) - set(types_))
-    if unknown:
-        raise ConfigError(
-            f"--config {path}: unknown config key(s) {', '.join(map(str, unknown))}; "
-            f"see --help for the names (as flags: hidden_size is --hidden-size)"
-        )
+    hint = "see --help for the names (as flags: hidden_size is --hidden-size)"
     try:
-        return {k: _check_value(k, types_[k], v) for k, v in values.items()}
+        return _checked_values(cls, values, f"--config {path}", hint)
     except ConfigError as e:
+        if str(e).startswith("--config "):
+            raise
         raise ConfigError(f"--config {path}: {e}") from None
 
 
