@@ -175,6 +175,10 @@ class Vocab:
             out[start : start + len(codes)] = ids
         return out
 
+    def prime(self, text: str = "") -> str:
+        """What sampling starts from: ``text``, else a newline, else the first character."""
+        return text or ("\n" if "\n" in self.chars else self.chars[0])
+
     def decode(self, ids: np.ndarray | list[int]) -> str:
         """The text of ``ids``."""
         return (

@@ -139,7 +139,7 @@ def sample_text(
     seed: int | None = None,
 ) -> Iterator[str]:
     """Stream ``length`` characters after ``prime`` (default: a newline, or the first char)."""
-    start = prime or ("\n" if "\n" in vocab.chars else vocab.chars[0])
+    start = vocab.prime(prime)
     prime_ids = torch.from_numpy(vocab.encode(start).astype(np.int64))
     generator = torch.Generator()
     generator.manual_seed(torch.seed() if seed is None else seed)

@@ -119,7 +119,7 @@ def sample_text_numpy(
     seed: int | None = None,
 ) -> Iterator[str]:
     """``length`` characters after ``prime`` (default: a newline, or the first char)."""
-    start = prime or ("\n" if "\n" in vocab.chars else vocab.chars[0])
+    start = vocab.prime(prime)
     ids = model.sample(
         vocab.encode(start), length, temperature=temperature, top_k=top_k or None,
         rng=np.random.default_rng(seed),
