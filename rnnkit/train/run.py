@@ -66,7 +66,7 @@ RESUME_META_OPTIONAL = ("plateau", "last_eval")
 _JSON_NAMES = {dict: "object", list: "array", _NONE: "null"}
 
 # exit statuses of the CLI
-EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 130  # (bad input: 2, set by rnnkit.cli)
 
 
 def write_json(path: str | Path, value: Any) -> None:
