@@ -1,16 +1,25 @@
 """Recurrent layers and cells, drop-in compatible with torch.nn, plus extras torch lacks."""
 
-from rnnkit.nn.attention import AttentionPooling, lengths_mask, masked_softmax, padded
+from rnnkit.nn.attention import (
+    SCORES,
+    Attention,
+    AttentionPooling,
+    lengths_mask,
+    masked_softmax,
+    padded,
+)
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.conv import ConvBlock, MaskedBatchNorm1d
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
+from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
 
 RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the layer of a config's "lstm" | "gru" | "rnn"
 
 __all__ = [
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNS",
-    "AttentionPooling", "lengths_mask", "masked_softmax", "padded",
+    "Attention", "AttentionPooling", "SCORES", "lengths_mask", "masked_softmax", "padded",
     "ConvBlock", "MaskedBatchNorm1d",
     "REGRESSION_LOSSES", "pinball_loss", "regression_loss",
+    "MixtureDensityHead", "mdn_nll", "mdn_sample",
 ]  # fmt: skip
