@@ -9,6 +9,7 @@ from rnnkit.nn.attention import (
     padded,
 )
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.nn.decoding import Decoded, beam_search, greedy, sample, select_batch
 from rnnkit.nn.conv import ConvBlock, MaskedBatchNorm1d
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
@@ -19,6 +20,7 @@ RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the layer of a config's "lstm" 
 __all__ = [
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNS",
     "Attention", "AttentionPooling", "SCORES", "lengths_mask", "masked_softmax", "padded",
+    "Decoded", "beam_search", "greedy", "sample", "select_batch",
     "ConvBlock", "MaskedBatchNorm1d",
     "REGRESSION_LOSSES", "pinball_loss", "regression_loss",
     "MixtureDensityHead", "mdn_nll", "mdn_sample",
