@@ -9,8 +9,8 @@ from rnnkit.nn.attention import (
     padded,
 )
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
-from rnnkit.nn.decoding import Decoded, beam_search, greedy, sample, select_batch
 from rnnkit.nn.conv import ConvBlock, MaskedBatchNorm1d
+from rnnkit.nn.decoding import Decoded, beam_search, greedy, sample, select_batch
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
