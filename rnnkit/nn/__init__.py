@@ -14,11 +14,12 @@ from rnnkit.nn.decoding import Decoded, beam_search, greedy, sample, select_batc
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
+from rnnkit.nn.trace import Trace, TracedCall, trace
 
 RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the layer of a config's "lstm" | "gru" | "rnn"
 
 __all__ = [
-    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNS",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "RNNS", "trace", "Trace", "TracedCall",
     "Attention", "AttentionPooling", "SCORES", "lengths_mask", "masked_softmax", "padded",
     "Decoded", "beam_search", "greedy", "sample", "select_batch",
     "ConvBlock", "MaskedBatchNorm1d",

@@ -5,6 +5,8 @@ initializes them so; with ``impl="auto"`` it calls torch's fused cell, otherwise
 ``layer_norm=True``) the step functions of ``steps.py`` (``rnn_step``, ``lstm_step``,
 ``gru_step``, re-exported here), which the layers' reference loop calls too. The argument checks
 shared by cells and layers (``check_size``, ``check_impl``) are here.
+``forward(..., return_gates=True)`` runs the step functions and returns ``(result, gates)``,
+gates a dict (LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h) of (N, H) tensors.
 
 Shapes: N batch, H_in input features, H hidden units, H_out = proj_size or H, G gates
 (RNN 1, LSTM 4 in the order i|f|g|o, GRU 3 in the order r|z|n).
@@ -51,6 +53,12 @@ def check_impl(owner: str, impl: str) -> None:
 
 # ----------------------------------------------------------------------------------------------
 # The cell modules
+
+
+def _gates(gates: dict[str, Tensor], c: Tensor | None, h: Tensor, batched: bool):
+    """A cell's traced gates with c (LSTM) and h added, each (N, H), or (H) when unbatched."""
+    gates = gates | ({"c": c} if c is not None else {}) | {"h": h}
+    return gates if batched else {name: v.squeeze(0) for name, v in gates.items()}
 
 
 class _CellBase(nn.Module):
@@ -217,16 +225,17 @@ class RNNCell(_CellBase):
             input_size, hidden_size, bias, device, dtype, layer_norm=layer_norm, impl=impl
         )
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+    def forward(self, input: Tensor, hx: Tensor | None = None, *, return_gates: bool = False):
         batched = self._check_input(input, [hx])
         x = input if batched else input.unsqueeze(0)  # (N, H_in)
         h = x.new_zeros(x.size(0), self.hidden_size) if hx is None else hx.view(x.size(0), -1)
-        if self._use_fused():
+        if self._use_fused() and not return_gates:
             fn = torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell
             h = fn(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         else:
             h = rnn_step(self._gi(x), self._gh(h), self.nonlinearity)
-        return h if batched else h.squeeze(0)
+        h = h if batched else h.squeeze(0)
+        return (h, {"h": h}) if return_gates else h
 
 
 class LSTMCell(_CellBase):
@@ -281,8 +290,8 @@ class LSTMCell(_CellBase):
             init_forget_bias(self.bias_ih, self.bias_hh, self.forget_bias)
 
     def forward(
-        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, Tensor]:
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None, *, return_gates: bool = False
+    ):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ValueError("LSTMCell: expected hx to be a tuple (h, c) of two tensors")
         batched = self._check_input(input, [None, None] if hx is None else list(hx))
@@ -291,14 +300,16 @@ class LSTMCell(_CellBase):
             h = c = x.new_zeros(x.size(0), self.hidden_size)
         else:
             h, c = (v.view(x.size(0), -1) for v in hx)  # (N, H)
-        if self._use_fused():
+        gates: dict[str, Tensor] | None = {} if return_gates else None
+        if self._use_fused() and not return_gates:
             h, c = torch.lstm_cell(
                 x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
             )
         else:
             ln_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None
-            h, c = lstm_step(self._gi(x), self._gh(h), c, None, ln_c)
-        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+            h, c = lstm_step(self._gi(x), self._gh(h), c, None, ln_c, gates)
+        state = (h, c) if batched else (h.squeeze(0), c.squeeze(0))
+        return (state, _gates(gates, c, h, batched)) if return_gates else state
 
 
 class GRUCell(_CellBase):
@@ -332,12 +343,14 @@ class GRUCell(_CellBase):
             input_size, hidden_size, bias, device, dtype, layer_norm=layer_norm, impl=impl
         )
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+    def forward(self, input: Tensor, hx: Tensor | None = None, *, return_gates: bool = False):
         batched = self._check_input(input, [hx])
         x = input if batched else input.unsqueeze(0)  # (N, H_in)
         h = x.new_zeros(x.size(0), self.hidden_size) if hx is None else hx.view(x.size(0), -1)
-        if self._use_fused():
+        gates: dict[str, Tensor] | None = {} if return_gates else None
+        if self._use_fused() and not return_gates:
             h = torch.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         else:
-            h = gru_step(self._gi(x), self._gh(h), h)
-        return h if batched else h.squeeze(0)
+            h = gru_step(self._gi(x), self._gh(h), h, gates)
+        out = h if batched else h.squeeze(0)
+        return (out, _gates(gates, None, h, batched)) if return_gates else out

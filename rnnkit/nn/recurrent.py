@@ -24,6 +24,13 @@ Keyword-only extras, whose defaults change nothing:
 - ``forget_bias=b`` (LSTM): the forget gate's effective bias b_if + b_hf starts at b;
 - ``impl="auto" | "fused" | "reference"``.
 
+Gate tracing: ``forward(input, hx, return_gates=True)`` runs the reference path (same weights,
+same results as the fused one) and returns ``(output, state, gates)``: ``gates`` a list with one
+dict per layer, {gate: (L, N, D, H)} (LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h), time-major
+whatever ``batch_first`` (N = 1 for an unbatched input), zero at the padded steps of a
+PackedSequence; h is the layer's output (H_out wide with a projection). ``rnnkit.nn.trace``
+records them for every layer of a model. Without it nothing changes (the fused path runs).
+
 Low precision on CPUs without oneDNN's bf16 LSTM: on AVX2-only CPUs (no AVX-512 BF16/AMX, e.g.
 AMD EPYC) even torch.nn.LSTM fails under ``torch.autocast("cpu", torch.bfloat16)`` ("could not
 create a primitive descriptor for the LSTM forward propagation primitive"). So when autocast to a
@@ -105,7 +112,7 @@ class _RNNBase(_ReferenceLoop, _RNNParams):
                 "the same device"
             )
 
-    def forward(self, input, hx=None):
+    def forward(self, input, hx=None, *, return_gates: bool = False):
         owner = type(self).__name__
         is_lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
@@ -164,20 +171,21 @@ class _RNNBase(_ReferenceLoop, _RNNParams):
             if c0 is not None:
                 self._check_state("c0", c0, (num_states, n, self.hidden_size), x)
 
-        fused = self.uses_fused
+        fused = self.uses_fused and not return_gates
         fallback = self._fused_kernel_missing(x) if fused else None  # 16-bit, no kernel: dtype
+        gates: list[dict[str, Tensor]] | None = [] if return_gates else None
         if fused and fallback is None:
             output, h_n, c_n = self._fused(x, h0, c0, input if packed else None)
         elif packed:
             padded, lengths = pad_packed_sequence(input)  # (L, N, H_in), original order
-            out, h_n, c_n = self._reference(padded, h0, c0, lengths)  # (L, N, D*H_out)
+            out, h_n, c_n = self._reference(padded, h0, c0, lengths, gates)  # (L, N, D*H_out)
             order = sorted_indices if sorted_indices is not None else torch.arange(n)
             out = out.index_select(1, order.to(out.device))  # (L, N, D*H_out), sorted
             out = pack_padded_sequence(out, lengths[order.cpu()], enforce_sorted=True).data
             output = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
         else:
             x_tm = x.transpose(0, 1) if self.batch_first else x  # (L, N, H_in)
-            output, h_n, c_n = self._reference(x_tm, h0, c0, None)
+            output, h_n, c_n = self._reference(x_tm, h0, c0, None, gates)
             output = output.transpose(0, 1) if self.batch_first else output
 
         if fallback is not None and is_lstm and not packed and not self.proj_size:
@@ -187,7 +195,8 @@ class _RNNBase(_ReferenceLoop, _RNNParams):
             output = output.squeeze(0 if self.batch_first else 1)  # (L, D*H_out)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        return output, ((h_n, c_n) if is_lstm else h_n)
+        state = (h_n, c_n) if is_lstm else h_n
+        return (output, state, gates) if return_gates else (output, state)
 
     def _fused(self, x, h0, c0, packed):
         """torch's kernel, called as torch.nn does. x: (L, N, H_in) or packed data."""

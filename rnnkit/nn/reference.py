@@ -5,6 +5,9 @@ product, then calls the step function (``rnnkit.nn.steps``) once per time step, 
 direction by direction. Variable lengths (PackedSequence) are handled by masking: a sequence's
 state stops changing after its last step and its padded outputs are zero. The extras without a
 fused kernel live here: recurrent dropout, zoneout and layer norm (through the steps).
+Gate tracing too: given a list ``gates``, ``_reference`` appends to it, per layer, the gates of
+every step (LSTM i, f, g, o, c, h; GRU r, z, n, h; RNN h), each (L, N, D, H), zero at padded
+steps (``rnnkit.nn.trace``).
 
 ``_ReferenceLoop`` is a mixin of ``_RNNBase`` (``recurrent.py``): it reads the layer's
 arguments (``mode``, ``num_layers``, ``bidirectional``, ``dropout``, ``layer_norm``,
@@ -37,10 +40,18 @@ def _reverse_time(x: Tensor, lengths: Tensor | None) -> Tensor:
 class _ReferenceLoop:
     """The layers run step by step: ``_reference``, over ``_run_direction`` and ``_zoneout``."""
 
-    def _reference(self, x: Tensor, h0: Tensor, c0: Tensor | None, lengths: Tensor | None):
+    def _reference(
+        self,
+        x: Tensor,
+        h0: Tensor,
+        c0: Tensor | None,
+        lengths: Tensor | None,
+        gates: list[dict[str, Tensor]] | None = None,
+    ):
         """The layers run step by step. x: (L, N, H_in); h0: (L*D, N, H_out); c0: (L*D, N, H).
 
-        Returns output (L, N, D*H_out), h_n (L*D, N, H_out), c_n (L*D, N, H) or None.
+        Returns output (L, N, D*H_out), h_n (L*D, N, H_out), c_n (L*D, N, H) or None. With a
+        list ``gates``, appends each layer's {gate: (L, N, D, H)} to it.
         """
         num_directions = 2 if self.bidirectional else 1
         valid = None
@@ -50,7 +61,7 @@ class _ReferenceLoop:
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
-            outputs = []
+            outputs, records = [], []
             for direction in range(num_directions):
                 k = layer * num_directions + direction
                 sfx = f"_l{layer}" + ("_reverse" if direction else "")
@@ -58,18 +69,30 @@ class _ReferenceLoop:
                 gi = input_projection(layer_input, p("weight_ih"), p("bias_ih"), p("ln_ih"))
                 if direction:
                     gi = _reverse_time(gi, lengths)  # (L, N, G*H), each sequence reversed
-                out, h, c = self._run_direction(gi, h0[k], None if c0 is None else c0[k], valid, p)
+                record = None if gates is None else {}
+                c0_k = None if c0 is None else c0[k]
+                out, h, c = self._run_direction(gi, h0[k], c0_k, valid, p, record)
                 outputs.append(_reverse_time(out, lengths) if direction else out)
+                if record is not None:  # {gate: (L, N, H)}, in the input's order of time
+                    back = (lambda v: _reverse_time(v, lengths)) if direction else (lambda v: v)
+                    records.append({name: back(torch.stack(v)) for name, v in record.items()})
                 h_n.append(h)
                 c_n.append(c)
+            if gates is not None:  # {gate: (L, N, D, H)}
+                gates.append(
+                    {name: torch.stack([r[name] for r in records], 2) for name in records[0]}
+                )
             layer_input = torch.cat(outputs, dim=-1) if num_directions == 2 else outputs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         c_stack = torch.stack(c_n) if c0 is not None else None
         return layer_input, torch.stack(h_n), c_stack
 
-    def _run_direction(self, gi: Tensor, h: Tensor, c: Tensor | None, valid: Tensor | None, p):
-        """One layer, one direction, over time. gi: (L, N, G*H); h: (N, H_out); c: (N, H)."""
+    def _run_direction(
+        self, gi: Tensor, h: Tensor, c: Tensor | None, valid: Tensor | None, p, record=None
+    ):
+        """One layer, one direction, over time. gi: (L, N, G*H); h: (N, H_out); c: (N, H).
+        ``record``: a dict that collects each step's gates, {gate: [(N, H) per step]}."""
         w_hh, b_hh, ln_hh, w_hr = p("weight_hh"), p("bias_hh"), p("ln_hh"), p("weight_hr")
         ln_c = (p("ln_c_weight"), p("ln_c_bias")) if self.layer_norm and c is not None else None
         drop_mask = None
@@ -80,10 +103,11 @@ class _ReferenceLoop:
         outputs = []
         for t, gi_t in enumerate(gi.unbind(0)):  # unbind: a cheap backward, unlike gi_t
             gh = recurrent_projection(h if drop_mask is None else h * drop_mask, w_hh, b_hh, ln_hh)
+            step = None if record is None else {}
             if self.mode == "LSTM":
-                h_new, c_new = lstm_step(gi_t, gh, c, w_hr, ln_c)
+                h_new, c_new = lstm_step(gi_t, gh, c, w_hr, ln_c, step)
             elif self.mode == "GRU":
-                h_new, c_new = gru_step(gi_t, gh, h), None
+                h_new, c_new = gru_step(gi_t, gh, h, step), None
             else:
                 h_new, c_new = (
                     rnn_step(gi_t, gh, "tanh" if self.mode == "RNN_TANH" else "relu"),
@@ -99,6 +123,10 @@ class _ReferenceLoop:
             else:
                 outputs.append(h_new)
             h, c = h_new, c_new
+            if record is not None:
+                step.update({"c": c} if c is not None else {}, h=outputs[-1])
+                for name, value in step.items():  # zero at padded steps, as the output
+                    record.setdefault(name, []).append(value if valid is None else value * valid[t])
         return torch.stack(outputs), h, c  # (L, N, H_out), (N, H_out), (N, H)
 
     def _zoneout(self, old: Tensor, new: Tensor) -> Tensor:

@@ -14,6 +14,10 @@ LSTM cell state before its tanh:
 
 ``init_forget_bias`` sets the LSTM forget gate's bias, for cells and layers alike.
 
+Gate tracing (``rnnkit.nn.trace``): ``lstm_step`` and ``gru_step`` take ``gates``, a dict they
+fill with their gate activations (LSTM i, f, g, o; GRU r, z, n), each (N, H); None (the default)
+records nothing.
+
 Shapes: N batch, H_in input features, H hidden units, H_out = proj_size or H, G gates
 (RNN 1, LSTM 4 in the order i|f|g|o, GRU 3 in the order r|z|n).
 """
@@ -59,6 +63,7 @@ def lstm_step(
     c: Tensor,
     w_hr: Tensor | None = None,
     ln_c: tuple[Tensor, Tensor] | None = None,
+    gates: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """LSTM (Hochreiter & Schmidhuber 1997, with forget gate):
 
@@ -70,6 +75,8 @@ def lstm_step(
     """
     i, f, g, o = (gi + gh).chunk(4, dim=-1)  # 4 x (N, H)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    if gates is not None:
+        gates.update(i=i, f=f, g=g, o=o)
     c = f * c + i * g
     c_hat = c if ln_c is None else F.layer_norm(c, c.shape[-1:], ln_c[0], ln_c[1], LN_EPS)
     h = o * torch.tanh(c_hat)
@@ -78,7 +85,7 @@ def lstm_step(
     return h, c
 
 
-def gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+def gru_step(gi: Tensor, gh: Tensor, h: Tensor, gates: dict[str, Tensor] | None = None) -> Tensor:
     """GRU (Cho et al. 2014), as torch.nn.GRU computes it:
 
         r = sigmoid(gi_r + gh_r)     z = sigmoid(gi_z + gh_z)
@@ -91,6 +98,8 @@ def gru_step(gi: Tensor, gh: Tensor, h: Tensor) -> Tensor:
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
+    if gates is not None:
+        gates.update(r=r, z=z, n=n)
     return (1 - z) * n + z * h
 
 
