@@ -29,7 +29,7 @@ TASKS["charlm"] = ("rnnkit.tasks.charlm.cli", "character-level language model: t
 TASKS["classify"] = ("rnnkit.tasks.classify.cli", "classify or tag sequences: train, eval, predict")
 TASKS["forecast"] = ("rnnkit.tasks.forecast.cli", "forecast time series: train, predict, eval")
 TASKS["draw"] = ("rnnkit.tasks.draw.cli", "draw images with a recurrent VAE: train, sample, eval")
-TASKS["translate"] = ("rnnkit.tasks.translate.cli", "sequence to sequence with attention: train, predict, eval")
+TASKS["translate"] = ("rnnkit.tasks.translate.cli", "seq2seq with attention: train, predict, eval")
 
 
 class ArgumentParser(argparse.ArgumentParser):
