@@ -30,7 +30,7 @@ TASKS["classify"] = ("rnnkit.tasks.classify.cli", "classify or tag sequences: tr
 TASKS["forecast"] = ("rnnkit.tasks.forecast.cli", "forecast time series: train, predict, eval")
 TASKS["draw"] = ("rnnkit.tasks.draw.cli", "draw images with a recurrent VAE: train, sample, eval")
 TASKS["translate"] = ("rnnkit.tasks.translate.cli", "seq2seq with attention: train, predict, eval")
-TASKS["handwriting"] = ("rnnkit.tasks.handwriting.cli", "write or synthesize handwriting: train, write, eval")
+TASKS["handwriting"] = ("rnnkit.tasks.handwriting.cli", "handwriting LSTM: train, write, eval")
 
 
 class ArgumentParser(argparse.ArgumentParser):
