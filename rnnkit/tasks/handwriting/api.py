@@ -242,7 +242,8 @@ def write_text(
             raise ValueError("--text: empty; the synthesis network writes a given text")
         if style_offsets is not None and not style_text:
             raise ValueError("--style-text: expected the text the style strokes write")
-        full = f"{style_text} {text}" if style_offsets is not None else text
+        sep = " " if " " in alphabet.index else ""  # the style's text, then the text
+        full = f"{style_text}{sep}{text}" if style_offsets is not None else text
         alphabet.encode(text, "--text")
         if style_text:
             alphabet.encode(style_text, "--style-text")
