@@ -48,12 +48,14 @@ MAX_CELLS = 8  # cells drawn in gates.png by default
 class Inspection:
     """What ``inspect_run`` wrote (``files``) and found: ``cells``, the ranking (dicts with
     layer, cell, gate, feature, r; strongest first; charlm only) and ``best``, {feature: the
-    cell that tracks it best}."""
+    cell that tracks it best}; ``dropped``, the characters of the text left out (not in the
+    model's vocabulary)."""
 
     task: str
     files: list[Path]
     cells: list[dict] = field(default_factory=list)
     best: dict[str, dict] = field(default_factory=dict)
+    dropped: str = ""
 
 
 @torch.no_grad()
@@ -124,7 +126,7 @@ def inspect_run(
     width = layers[0]["h"].shape[1]
     if cells is not None and not all(0 <= c < width for c in cells):
         raise ValueError(f"--cells: expected cell numbers in 0..{width - 1}, got {cells}")
-    result = Inspection(subject.task, [])
+    result = Inspection(subject.task, [], dropped=subject.dropped)
 
     if subject.text is not None:  # the cells that track features of the text
         feats = text_features(subject.text)

@@ -49,8 +49,11 @@ def inspect(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.json:
         files = [str(p) for p in result.files]
-        print(json.dumps({"cells": result.cells, "best": result.best, "files": files}))
+        report = {"cells": result.cells, "best": result.best, "files": files}
+        print(json.dumps(report | ({"dropped": result.dropped} if result.dropped else {})))
         return 0
+    if result.dropped:
+        print(f"inspect: left out the characters the model does not know: {result.dropped!r}")
     print(f"inspect: wrote {', '.join(p.name for p in result.files)} in {result.files[0].parent}")
     for feature, cell in result.best.items():
         print(f"  {feature:<14} best tracked by layer {cell['layer']} cell {cell['cell']} "

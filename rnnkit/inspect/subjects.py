@@ -40,7 +40,8 @@ class Subject:
     values drawn under the gates, with ``series_names``; ``head`` the head's name and
     ``head_shape`` the shape its config says the model returns for x; ``embedding`` the size of
     a character embedding (0: none); ``steps`` the steps the recurrent layer reads when not
-    x's (LSTM-FCN's dimension shuffle reads the F features as steps).
+    x's (LSTM-FCN's dimension shuffle reads the F features as steps); ``dropped`` the
+    characters of a text left out because the model's vocabulary lacks them.
     """
 
     task: str
@@ -55,6 +56,7 @@ class Subject:
     series_names: list[str] = field(default_factory=list)
     embedding: int = 0
     steps: int = 0
+    dropped: str = ""
 
     @property
     def rnn(self) -> _RNNBase:
@@ -127,9 +129,10 @@ def _charlm(run: str | Path, text: str | Path | None, chars: int, device: str) -
         else:
             body = "".join(stream_sample(model, vocab, "", chars, 1.0, 0, 0))
     body = body[:chars]
-    unknown = sorted({c for c in body if c not in vocab.chars})
-    if unknown:
-        body = "".join(c for c in body if c in vocab.chars)  # as the model never saw them
+    known = set(vocab.chars)
+    dropped = "".join(sorted({c for c in body if c not in known}))
+    if dropped:  # characters the model never saw have no input: left out
+        body = "".join(c for c in body if c in known)
     if len(body) < 2:
         raise ValueError(f"--text: expected at least 2 characters the model knows, got {len(body)}")
     ids = torch.from_numpy(vocab.encode(body).astype(np.int64)).view(1, -1)  # (1, T)
@@ -137,7 +140,7 @@ def _charlm(run: str | Path, text: str | Path | None, chars: int, device: str) -
     head_shape = (1, x.size(1), model.vocab_size)
     return Subject("charlm", f"charlm: {_describe(model.rnn)}", model, "rnn", x,
                    f"Linear({cfg.hidden_size}, {model.vocab_size})", head_shape, text=body,
-                   embedding=cfg.embedding_size)  # fmt: skip
+                   embedding=cfg.embedding_size, dropped=dropped)  # fmt: skip
 
 
 def _classify(run: str | Path, data: str | Path | None, index: int, device: str) -> Subject:
