@@ -45,9 +45,17 @@ def runs(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def inspected(runs, tmp_path_factory):
+    """(folder, Inspection) of the charlm run, on 200 characters."""
+    folder = tmp_path_factory.mktemp("inspected")
+    return folder, inspect_run(runs["charlm"], folder, chars=200)
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_inspect_writes_its_files_into_the_run_or_out(runs, task, tmp_path, capsys):
-    assert main(["inspect", str(runs[task]), "--out", str(tmp_path / "out")]) == 0
+    argv = ["inspect", str(runs[task]), "--out", str(tmp_path / "out"), "--chars", "300"]
+    assert main(argv) == 0
     names = FILES + (["cells.html"] if task == "charlm" else [])
     for name in names:
         data = (tmp_path / "out" / name).read_bytes()
@@ -110,14 +118,14 @@ def test_charlm_json_ranks_cells_by_the_traced_gates_correlation(runs, tmp_path,
         )
 
 
-def test_cells_page_is_static_and_holds_the_activations(runs, tmp_path):
-    result = inspect_run(runs["charlm"], tmp_path, chars=300)
-    page = (tmp_path / "cells.html").read_text(encoding="utf-8")
+def test_cells_page_is_static_and_holds_the_activations(runs, inspected):
+    folder, result = inspected
+    page = (folder / "cells.html").read_text(encoding="utf-8")
     assert not re.search(r"(src|href)=|https?:|@import|fetch\(", page)  # nothing to load
     data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>',
                                 page, re.S)[1])  # fmt: skip
-    subject = load_subject(runs["charlm"], chars=300)
-    assert data["text"] == subject.text and len(data["text"]) == 300
+    subject = load_subject(runs["charlm"], chars=200)
+    assert data["text"] == subject.text and len(data["text"]) == 200
     assert data["ranking"] == result.cells and data["features"] == list(FEATURES)
     layers = trace_subject(subject)
     values = layers[1]["c"]  # (T, K)
@@ -131,9 +139,8 @@ def _browser():
 
 
 @pytest.mark.skipif(not _browser(), reason="no chromium: the page is checked in a browser")
-def test_cells_page_in_a_headless_browser(runs, tmp_path):
-    inspect_run(runs["charlm"], tmp_path, chars=200)
-    url = (tmp_path / "cells.html").as_uri() + "#layer=1&gate=c&cell=3"
+def test_cells_page_in_a_headless_browser(inspected, tmp_path):
+    url = (inspected[0] / "cells.html").as_uri() + "#layer=1&gate=c&cell=3"
     flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'b'}"]
     dom = subprocess.run([_browser(), *flags, "--dump-dom", url], capture_output=True,
                          text=True, timeout=120).stdout  # fmt: skip
