@@ -11,6 +11,7 @@ from rnnkit.nn.attention import (
 from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.nn.conv import ConvBlock, MaskedBatchNorm1d
 from rnnkit.nn.decoding import Decoded, beam_search, greedy, sample, select_batch
+from rnnkit.nn.glimpse import GaussianGlimpse, Glimpse, filterbanks, glimpse_params
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
@@ -25,4 +26,5 @@ __all__ = [
     "ConvBlock", "MaskedBatchNorm1d",
     "REGRESSION_LOSSES", "pinball_loss", "regression_loss",
     "MixtureDensityHead", "mdn_nll", "mdn_sample",
+    "GaussianGlimpse", "Glimpse", "filterbanks", "glimpse_params",
 ]  # fmt: skip
