@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.data.pairs import Pair, PairsDataError, Splits, split_pairs
+from rnnkit.data.text import progress_bar
 from rnnkit.data.tokens import PAD, Tokenizer
 from rnnkit.metrics.translation import translation_scores
 from rnnkit.tasks.translate.config import TASK, Config
@@ -91,14 +92,16 @@ def decode_limit(cfg: Config, meta: dict) -> int:
 def translate_ids(
     model: Seq2Seq, sources: list[np.ndarray], *, max_length: int, beam: int = 1,
     length_penalty: float = 0.0, temperature: float | None = None, batch_size: int = EVAL_BATCH,
+    progress: bool = False,
 ) -> tuple[list[list[int]], list[bool]]:  # fmt: skip
     """(output ids, ended) of each source (an empty source gives an empty output), batched by
-    length."""
+    length; ``progress``: a progress bar on a terminal."""
     model.eval()
     device = next(model.parameters()).device
     outputs: list[list[int]] = [[] for _ in sources]
     ended = [True] * len(sources)
     order = [i for i in np.argsort([len(s) for s in sources], kind="stable") if len(sources[i])]
+    bar = progress_bar(len(order), "translating", "sentence", progress)
     for start in range(0, len(order), batch_size):
         index = order[start : start + batch_size]
         x = pad_sources([sources[i] for i in index]).to(device)
@@ -106,6 +109,8 @@ def translate_ids(
                              temperature=temperature)  # fmt: skip
         for row, i in enumerate(index):
             outputs[i], ended[i] = found.tokens[row], bool(found.ended[row])
+        bar.update(len(index))
+    bar.close()
     return outputs, ended
 
 
@@ -228,7 +233,7 @@ def train_run(
     if summary["stop_reason"] == "interrupted" or not splits.test:
         return trainer, None
     best = load_model(out, cfg.device)
-    report = evaluate_model(best, splits.test)
+    report = evaluate_model(best, splits.test, progress=verbose)
     trainer.add_results(**{f"test_{k}": v for k, v in report.items()})
     write_attention(best, [s for s, _ in splits.test[:PLOTTED]], out / "attention.png")
     return trainer, report

@@ -68,7 +68,7 @@ def evaluate(args: argparse.Namespace) -> int:
         pairs, source = load_pairs(args.data, loaded.cfg.reverse), args.data
     else:
         pairs, source = load_splits(loaded.cfg).test, f"{loaded.meta.get('data_source')} test"
-    scores = evaluate_model(loaded, pairs, **_options(args))
+    scores = evaluate_model(loaded, pairs, progress=True, **_options(args))
     print(json.dumps(scores) if args.json else f"{source}: {_format(scores)}")
     return 0
 
