@@ -1,7 +1,7 @@
 """``rnnkit inspect RUN``: see inside a trained recurrent network (Karpathy, Johnson & Fei-Fei
 2015, "Visualizing and Understanding Recurrent Networks").
 
-For any task's run (charlm, classify, forecast) it rebuilds the model with the task's own
+For a run of charlm, classify or forecast it rebuilds the model with the task's own
 loader (``subjects.py``), traces the gates of its recurrent layer on one input
 (``rnnkit.nn.trace``) and writes, into the run directory or ``out``:
 
@@ -12,6 +12,8 @@ loader (``subjects.py``), traces the gates of its recurrent layer on one input
   right-saturated (``analysis.saturation``);
 - charlm only, ``cells.html``: the text coloured by a chosen cell, and the cells ranked by how
   well they track features of the text (``analysis.rank_cells``), the ranking also returned.
+
+For a translate run it draws the attention maps instead (``attention.py``): ``attention.png``.
 
 This package sits above the tasks (it reads their runs and composes their loaders), so it is
 not one of them: it trains nothing and has no Config.
@@ -33,8 +35,9 @@ from rnnkit.inspect.analysis import (
     saturation,
     text_features,
 )
+from rnnkit.inspect.attention import write_attention_maps
 from rnnkit.inspect.structure import describe
-from rnnkit.inspect.subjects import DEFAULT_CHARS, Subject, load_subject
+from rnnkit.inspect.subjects import DEFAULT_CHARS, Subject, load_subject, run_task
 from rnnkit.nn.trace import trace
 
 __all__ = ["inspect_run", "Inspection", "trace_subject", "load_subject", "DEFAULT_CHARS"]
@@ -81,6 +84,12 @@ def _write(draw, path: Path, what: str) -> None:
         ) from None
 
 
+def _make(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder}: a file is in the way; pass a directory")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def _cells(layer: dict[str, np.ndarray], ranking: list[dict], index: int) -> list[int]:
     """The cells of gates.png: the layer's best-ranked ones, else those that vary most."""
     ranked = list(dict.fromkeys(c["cell"] for c in ranking if c["layer"] == index))
@@ -110,13 +119,18 @@ def inspect_run(
     from rnnkit.viz.gates import plot_gates, plot_saturation
     from rnnkit.viz.structure import plot_structure
 
-    subject = load_subject(run, text, data, index, chars, device)
     folder = (
         Path(out) if out is not None else (Path(run) if Path(run).is_dir() else Path(run).parent)
     )
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {folder}: a file is in the way; pass a directory")
-    folder.mkdir(parents=True, exist_ok=True)
+    if run_task(run) == "translate":  # the task draws its attention maps
+        if data is not None:
+            raise ValueError(
+                "--data is for classify and forecast runs; a translate run reads --text"
+            )
+        _make(folder)
+        return Inspection("translate", write_attention_maps(run, folder, text, device))
+    subject = load_subject(run, text, data, index, chars, device)
+    _make(folder)
     layers = trace_subject(subject)
     rnn = subject.rnn
     if layer is None:

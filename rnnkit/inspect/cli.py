@@ -1,5 +1,6 @@
 """``rnnkit inspect RUN``: the verb-less command of ``rnnkit.inspect`` (structure, gates,
-saturation and, for charlm, the cells page and ranking) for any task's run."""
+saturation and, for charlm, the cells page and ranking) for a run of charlm, classify or
+forecast; the attention maps of a translate run."""
 
 from __future__ import annotations
 
@@ -66,12 +67,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     from rnnkit.inspect.subjects import DEFAULT_CHARS
 
     parser.add_argument(
-        "run", help="a run directory (or checkpoint) of charlm, classify or forecast"
+        "run", help="a run directory (or checkpoint) of charlm, classify, forecast or translate"
     )
     parser.add_argument("--out", default=None, help="folder for the files (default: the run's)")
     parser.add_argument("--text", default=None,
                         help="charlm: a UTF-8 text file to read (default: the run's held-out "
-                        "text, else a sample of the model)")  # fmt: skip
+                        "text, else a sample of the model); translate: sentences, one a "
+                        "line (default: the run's test split)")  # fmt: skip
     parser.add_argument("--data", default=None,
                         help="classify/forecast: data file (default: the run's data)")  # fmt: skip
     parser.add_argument("--index", type=int, default=0, help="which sequence/series of the data")

@@ -177,3 +177,29 @@ def test_inspect_errors_are_one_line(runs, tmp_path, capsys):
     fails(["inspect", str(runs["charlm"]), "--text", str(tmp_path / "no.txt")], capsys,
           "--text")  # fmt: skip
     fails(["inspect", str(runs["charlm"]), "--cells", "a,b"], capsys, "expected cell numbers")
+
+
+def test_translate_run_draws_its_attention_maps(tmp_path, capsys):
+    words = "one two three four five six seven eight nine ten".split()
+    mots = "un deux trois quatre cinq six sept huit neuf dix".split()
+    lines = []
+    for i in range(60):
+        idx = [(i * 7 + k * 3) % 10 for k in range(1 + i % 3)]
+        lines.append(" ".join(words[j] for j in idx) + "\t" + " ".join(mots[j] for j in idx))
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flags = ("--hidden-size 8 --embedding-size 8 --batch-size 8 --max-steps 2 --eval-every 2 "
+             "--warmup-steps 0 --threads 1 --no-tensorboard --max-length 6 --valid-fraction 0.2 "
+             "--test-fraction 0.2").split()  # fmt: skip
+    argv = ["translate", "train", "--out", str(tmp_path / "run"), "--data",
+            str(tmp_path / "pairs.tsv"), *flags]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+    (tmp_path / "run" / "attention.png").unlink(missing_ok=True)  # written by train
+    assert main(["inspect", str(tmp_path / "run")]) == 0  # the test split's sentences
+    assert (tmp_path / "run" / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "s.txt").write_text("three four\n\nnine\n", encoding="utf-8")
+    out = tmp_path / "o"
+    assert main(["inspect", str(tmp_path / "run"), "--text", str(tmp_path / "s.txt"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert "attention.png" in capsys.readouterr().out and (out / "attention.png").is_file()
+    fails(["inspect", str(tmp_path / "run"), "--json"], capsys, "only charlm runs read text")
