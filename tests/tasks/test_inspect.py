@@ -203,3 +203,23 @@ def test_translate_run_draws_its_attention_maps(tmp_path, capsys):
                  "--out", str(out)]) == 0  # fmt: skip
     assert "attention.png" in capsys.readouterr().out and (out / "attention.png").is_file()
     fails(["inspect", str(tmp_path / "run"), "--json"], capsys, "only charlm runs read text")
+
+
+@pytest.mark.parametrize("task,extra", [
+    ("classify", ["--cell", "gru", "--bidirectional", "--num-layers", "2"]),
+    ("classify", ["--model", "lstm_fcn"]),
+    ("charlm", ["--model", "rnn", "--num-layers", "1"]),
+])  # fmt: skip
+def test_other_layers_bidirectional_and_lstm_fcn(task, extra, tmp_path):
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(train_argv(task, tmp_path, tmp_path / "run", *extra)) == 0
+    subject = load_subject(tmp_path / "run", chars=100)
+    structure = describe(subject)
+    assert {name: a.shape for name, a in structure.arrows.items()} == forward_shapes(subject)
+    result = inspect_run(tmp_path / "run", tmp_path / "out", chars=100)
+    names = {p.name for p in result.files}
+    assert {"structure.png", "gates.png"} <= names
+    assert ("saturation.png" in names) == (subject.rnn.mode != "RNN_TANH")  # an RNN has no gates
+    layers = trace_subject(subject)
+    d = 2 if subject.rnn.bidirectional else 1
+    assert layers[-1]["h"].shape[1] == d * subject.rnn.hidden_size
