@@ -108,5 +108,5 @@ def plot_saturation(
                 ax.set_ylabel("right-saturated (> 0.9)", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if title else None)
     fig.savefig(path, dpi=110)
