@@ -130,16 +130,15 @@ def inspect_run(
         _make(folder)
         return Inspection("translate", write_attention_maps(run, folder, text, device))
     subject = load_subject(run, text, data, index, chars, device)
-    _make(folder)
-    layers = trace_subject(subject)
     rnn = subject.rnn
-    if layer is None:
-        layer = len(layers) - 1
-    if not 0 <= layer < len(layers):
-        raise ValueError(f"--layer {layer}: the model has layers 0..{len(layers) - 1}")
-    width = layers[0]["h"].shape[1]
+    layer = rnn.num_layers - 1 if layer is None else layer
+    if not 0 <= layer < rnn.num_layers:
+        raise ValueError(f"--layer {layer}: the model has layers 0..{rnn.num_layers - 1}")
+    width = (2 if rnn.bidirectional else 1) * (rnn.proj_size or rnn.hidden_size)  # D*H_out
     if cells is not None and not all(0 <= c < width for c in cells):
         raise ValueError(f"--cells: expected cell numbers in 0..{width - 1}, got {cells}")
+    _make(folder)
+    layers = trace_subject(subject)
     result = Inspection(subject.task, [], dropped=subject.dropped)
 
     if subject.text is not None:  # the cells that track features of the text
@@ -150,8 +149,8 @@ def inspect_run(
         result.best = {name: c.as_dict() for name, c in best_per_feature(acts, feats).items()}
         page = folder / "cells.html"
         _write(lambda p: write_cells_page(p, subject.text, acts, corr, list(FEATURES),
-                                              result.cells, f"{subject.title}: cells"),
-                   page, "cells page")  # fmt: skip
+                                          result.cells, f"{subject.title}: cells"),
+               page, "cells page")  # fmt: skip
         result.files.append(page)
 
     structure = describe(subject)
@@ -162,8 +161,8 @@ def inspect_run(
     chosen = cells if cells else _cells(layers[layer], result.cells, layer)
     gates_png = folder / "gates.png"
     _write(lambda p: plot_gates(layers[layer], chosen, p, subject.text, subject.series,
-                                    subject.series_names, f"{subject.title}: layer {layer}"),
-               gates_png, "gate plot")  # fmt: skip
+                                subject.series_names, f"{subject.title}: layer {layer}"),
+           gates_png, "gate plot")  # fmt: skip
     result.files.append(gates_png)
 
     fractions = {

@@ -186,9 +186,9 @@ def _forecast(run: str | Path, data: str | Path | None, index: int, device: str)
     q = len(model.quantiles)
     head_shape = (1, out // max(q, 1)) if model.many_to_one else (1, x.size(1), out // max(q, 1))
     head_shape += (q,) if q else ()
-    names = list(layout.targets) + [
-        f"input {k}" for k in range(len(layout.targets), values.shape[1])
-    ]
+    n = len(layout.targets)
+    names = [f"{t} (model space)" for t in layout.targets]  # scaled, differenced if asked
+    names += [f"input {k}" for k in range(n, values.shape[1])]
     return Subject("forecast", f"forecast: {_describe(model.lstm)}", model, "lstm", x,
                    f"Linear({model.head.in_features}, {out})", head_shape, series=values,
                    series_names=names)  # fmt: skip
