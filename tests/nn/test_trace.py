@@ -73,20 +73,23 @@ def test_lstm_gates_follow_the_equations_from_torch_nn():
     first = torch.nn.LSTM(H_IN, H, 1, bidirectional=True).double()  # layer 0 alone
     first.load_state_dict({k: v for k, v in ref.state_dict().items() if "_l0" in k})
     layer0_out, _ = first(x)  # (L, N, 2H): the input of layer 1
-    w_ih, w_hh = ref.weight_ih_l1, ref.weight_hh_l1
-    b = ref.bias_ih_l1 + ref.bias_hh_l1
-    h_prev = torch.zeros(N, H, dtype=torch.float64)
-    c_prev = torch.zeros(N, H, dtype=torch.float64)
-    for step in range(L):  # the forward direction of layer 1
-        pre = layer0_out[step] @ w_ih.T + h_prev @ w_hh.T + b  # (N, 4H)
-        i, f, g, o = pre.chunk(4, -1)
-        expected = {"i": i.sigmoid(), "f": f.sigmoid(), "g": g.tanh(), "o": o.sigmoid()}
-        for name, value in expected.items():
-            torch.testing.assert_close(layer1[name][step, :, 0], value)
-        c = expected["f"] * c_prev + expected["i"] * expected["g"]
-        torch.testing.assert_close(layer1["c"][step, :, 0], c)
-        torch.testing.assert_close(layer1["h"][step, :, 0], out[step, :, :H])
-        h_prev, c_prev = out[step, :, :H], c
+    for d, sfx, steps in ((0, "", range(L)), (1, "_reverse", reversed(range(L)))):
+        w_ih, w_hh = getattr(ref, "weight_ih_l1" + sfx), getattr(ref, "weight_hh_l1" + sfx)
+        b = getattr(ref, "bias_ih_l1" + sfx) + getattr(ref, "bias_hh_l1" + sfx)
+        h_prev = torch.zeros(N, H, dtype=torch.float64)
+        c_prev = torch.zeros(N, H, dtype=torch.float64)
+        for step in steps:  # layer 1, direction d, in the order it reads the steps
+            pre = layer0_out[step] @ w_ih.T + h_prev @ w_hh.T + b  # (N, 4H)
+            i, f, g, o = pre.chunk(4, -1)
+            expected = {"i": i.sigmoid(), "f": f.sigmoid(), "g": g.tanh(), "o": o.sigmoid()}
+            for name, value in expected.items():
+                torch.testing.assert_close(layer1[name][step, :, d], value)
+            c = expected["f"] * c_prev + expected["i"] * expected["g"]
+            h = out[step, :, d * H : (d + 1) * H]  # torch.nn's output of this direction
+            torch.testing.assert_close(layer1["c"][step, :, d], c)
+            torch.testing.assert_close(layer1["h"][step, :, d], h)
+            torch.testing.assert_close(h, expected["o"] * c.tanh())
+            h_prev, c_prev = h, c
 
 
 def test_gru_gates_follow_the_equations_from_torch_nn():
