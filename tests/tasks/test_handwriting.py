@@ -19,20 +19,20 @@ TINY = {"hidden_size": 8, "num_layers": 3, "mixtures": 2, "window_mixtures": 3}
 
 
 def direct_window(window, h, kappa, text, lengths, vocab):
-    """phi and w of one step, written out as sums over k and u."""
+    """phi and w of one step, written out as sums over k and u (u = length: the end marker,
+    id ``vocab``)."""
     p = torch.exp(window.linear(h))
     k_ = window.mixtures
     a, b, k = p[:, :k_], p[:, k_ : 2 * k_], p[:, 2 * k_ :]
     kappa = kappa + k
     bsz, u_max = text.shape
     phi = torch.zeros(bsz, u_max + 1, dtype=h.dtype)
-    w = torch.zeros(bsz, vocab, dtype=h.dtype)
+    w = torch.zeros(bsz, vocab + 1, dtype=h.dtype)
     for i in range(bsz):
         for u in range(int(lengths[i]) + 1):
             gauss = [a[i, j] * torch.exp(-b[i, j] * (kappa[i, j] - u) ** 2) for j in range(k_)]
             phi[i, u] = sum(gauss)
-            if u < lengths[i]:
-                w[i, text[i, u]] += phi[i, u]
+            w[i, text[i, u] if u < lengths[i] else vocab] += phi[i, u]
     return w, kappa, phi
 
 
@@ -48,17 +48,20 @@ def test_window_matches_a_direct_computation_and_its_gradients():
     torch.manual_seed(0)
     window = SoftWindow(4, 3, chars_per_point=0.5).double()
     x, _ = batch()
-    chars = torch.nn.functional.one_hot(x.text, 6).double() * x.text_mask[..., None]
     lengths = x.text_mask.sum(1)
+    ids = torch.cat([x.text, torch.zeros(3, 1, dtype=torch.long)], 1)  # (B, U + 1)
+    ids[torch.arange(3), lengths] = 6  # the end marker
+    valid = torch.arange(6) <= lengths[:, None]
+    chars = torch.nn.functional.one_hot(ids, 7).double() * valid[..., None]
     h, kappa = torch.randn(3, 4, dtype=torch.float64), torch.rand(3, 3, dtype=torch.float64)
     w, new_kappa, phi, _ = window(h, kappa, chars, lengths)
     w_ref, kappa_ref, phi_ref = direct_window(window, h, kappa, x.text, lengths, 6)
     torch.testing.assert_close(phi, phi_ref)
     torch.testing.assert_close(w, w_ref)
     torch.testing.assert_close(new_kappa, kappa_ref)
-    # the window vector sums the weights on the characters (one-hot rows sum to 1)
-    on_chars = torch.arange(5) < lengths[:, None]  # (B, U)
-    torch.testing.assert_close(w.sum(-1), (phi[:, :-1] * on_chars).sum(-1))
+    # the window vector sums the weights (one-hot rows sum to 1), the marker's last
+    torch.testing.assert_close(w.sum(-1), phi.sum(-1))
+    torch.testing.assert_close(w[:, 6], phi[torch.arange(3), lengths])
     h.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda h: window(h, kappa, chars, lengths)[0], (h,))
 
@@ -94,9 +97,9 @@ def test_skip_connections_and_sizes():
     cfg = Config(synthesis=True, **TINY)
     model = HandwritingModel(cfg, vocab_size=6)
     h = cfg.hidden_size
-    assert model.cell1.weight_ih.shape == (4 * h, 3 + 6)  # the point and the window
+    assert model.cell1.weight_ih.shape == (4 * h, 3 + 7)  # the point, the window (+ marker)
     for rnn in model.rnns:  # the point, the window and the layer below
-        assert rnn.weight_ih_l0.shape == (4 * h, 3 + 6 + h)
+        assert rnn.weight_ih_l0.shape == (4 * h, 3 + 7 + h)
     assert model.head.linear.in_features == cfg.num_layers * h  # every layer to the output
     x, y = batch()
     _, loss = model(x, y)

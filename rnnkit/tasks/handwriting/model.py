@@ -7,11 +7,14 @@ layer runs step by step, because the soft window it drives feeds its own next st
 
     (a, b, k) = exp(W h1_t + bias)                                    3 x (B, K)
     kappa_t = kappa_{t-1} + k                                         positions only advance
-    phi(t, u) = sum_k a_k exp(-b_k (kappa_k - u)^2)                   u = 0..U (U: past the end)
-    w_t = sum_{u < U} phi(t, u) c_u                                   c_u one-hot characters
+    phi(t, u) = sum_k a_k exp(-b_k (kappa_k - u)^2)                   u = 0..U
+    w_t = sum_u phi(t, u) c_u                                         c_u one-hot characters
 
-and ``w_t`` goes into layer 1 at t+1 and into every other layer at t. Sampling stops when the
-window passes the last character: ``phi(t, U) > phi(t, u)`` for every character u.
+where c_0..c_{U-1} are the text's characters and c_U an end-of-text marker (as
+sjvasquez/handwriting-synthesis appends one), a one-hot of its own: the network sees when its
+window has left the text. ``w_t`` goes into layer 1 at t+1 and into every other layer at t.
+Sampling stops when the window passes the last character: ``phi(t, U) > phi(t, u)`` for every
+character u < U (Graves's rule, with the marker as the position past the end).
 
 As in the paper, derivatives are clipped where they enter the network: at the outputs to
 +-``clip_output`` (the head) and at each LSTM layer's outputs to +-``clip_lstm``.
@@ -42,8 +45,8 @@ class State(NamedTuple):
 
 class Output(NamedTuple):
     """``y`` (B, T, 1 + 6M) mixture outputs; ``state`` after the last step; in synthesis the
-    window weights ``phi`` (B, T, U + 1) (the last column: past the end of each text, at
-    u = U_i, zero beyond) and its mean ``position`` (B, T), else None."""
+    window weights ``phi`` (B, T, U + 1) (on each text's characters and, at u = U_i, its
+    end marker; zero beyond) and its mean ``position`` (B, T), else None."""
 
     y: Tensor
     state: State
@@ -84,23 +87,24 @@ class SoftWindow(nn.Module):
     def forward(
         self, h: Tensor, kappa: Tensor, chars: Tensor, lengths: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """One step: h (B, H), kappa (B, K), chars (B, U, V) one-hot (zero rows past each
-        text), lengths (B,). Returns w (B, V), kappa (B, K), phi (B, U + 1), position (B,)."""
+        """One step: h (B, H), kappa (B, K), chars (B, U + 1, V) one-hot (each text's
+        characters, its end marker at u = lengths, zero rows beyond), lengths (B,). Returns
+        w (B, V), kappa (B, K), phi (B, U + 1), position (B,)."""
         a, b, k = torch.exp(self.linear(h)).chunk(3, dim=-1)  # 3 x (B, K)
         kappa = kappa + k
-        u = torch.arange(chars.size(1) + 1, device=h.device, dtype=h.dtype)  # (U + 1,)
+        u = torch.arange(chars.size(1), device=h.device, dtype=h.dtype)  # (U + 1,)
         gauss = torch.exp(-b.unsqueeze(-1) * (kappa.unsqueeze(-1) - u) ** 2)  # (B, K, U + 1)
         phi = (a.unsqueeze(-1) * gauss).sum(1)  # (B, U + 1)
-        valid = u <= lengths.unsqueeze(-1)  # (B, U + 1): the characters and the slot past them
-        phi = phi * valid
-        w = torch.bmm(phi[:, None, :-1], chars).squeeze(1)  # (B, 1, U) @ (B, U, V) -> (B, V)
+        phi = phi * (u <= lengths.unsqueeze(-1))  # (B, U + 1): the characters and the marker
+        w = torch.bmm(phi[:, None], chars).squeeze(1)  # (B, 1, U+1) @ (B, U+1, V) -> (B, V)
         position = (a * kappa).sum(-1) / a.sum(-1)  # (B,)
         return w, kappa, phi, position
 
 
 class HandwritingModel(nn.Module):
     """The prediction network, or with ``cfg.synthesis`` the synthesis network over an
-    alphabet of ``vocab_size`` characters (see the module docstring).
+    alphabet of ``vocab_size`` characters (and the end marker: window vectors of
+    ``vocab_size + 1``; see the module docstring).
 
     ``forward(x, targets=None) -> (Output, loss)``: x a ``StrokeBatch``, targets ``Targets``;
     loss the mean negative log-likelihood per point (nats, normalised offsets). ``run(x,
@@ -115,7 +119,7 @@ class HandwritingModel(nn.Module):
             raise ValueError("HandwritingModel: synthesis needs an alphabet (vocab_size >= 1)")
         self.vocab_size = vocab_size if self.synthesis else 0
         self.hidden_size, self.clip_lstm = cfg.hidden_size, cfg.clip_lstm
-        h, v = cfg.hidden_size, self.vocab_size
+        h, v = cfg.hidden_size, self.vocab_size + 1 if self.synthesis else 0  # v: + the marker
         if self.synthesis:
             self.cell1 = LSTMCell(3 + v, h)
             self.window = SoftWindow(h, cfg.window_mixtures, chars_per_point)
@@ -133,25 +137,28 @@ class HandwritingModel(nn.Module):
         if not self.synthesis:
             return State(layers, None, None)
         kappa = torch.zeros(batch, self.window.mixtures, device=device)
-        return State(layers, kappa, torch.zeros(batch, self.vocab_size, device=device))
+        return State(layers, kappa, torch.zeros(batch, self.vocab_size + 1, device=device))
 
     def _first_layer(self, x: StrokeBatch, state: State):
-        """Layer 1 (and the window): (h1 (B, T, H), w (B, T, V) or None, its state, phi,
+        """Layer 1 (and the window): (h1 (B, T, H), w (B, T, V + 1) or None, its state, phi,
         position)."""
         if not self.synthesis:
             h, c = state.layers[0]
             out, (h_n, c_n) = self.rnn1(x.strokes, (h[None], c[None]))  # (B, T, H)
             return out, None, ((h_n[0], c_n[0]), None, None), None, None
-        chars = F.one_hot(x.text, self.vocab_size).to(x.strokes.dtype)  # (B, U, V)
-        chars = chars * x.text_mask.unsqueeze(-1)
         lengths = x.text_mask.sum(1)  # (B,)
+        ids = F.pad(x.text.masked_fill(~x.text_mask, 0), (0, 1))  # (B, U + 1)
+        end = torch.arange(ids.size(1), device=ids.device) == lengths.unsqueeze(-1)  # (B, U+1)
+        ids = ids.masked_fill(end, self.vocab_size)  # the end marker after each text
+        chars = F.one_hot(ids, self.vocab_size + 1).to(x.strokes.dtype)  # (B, U + 1, V + 1)
+        chars = chars * (F.pad(x.text_mask, (0, 1)) | end).unsqueeze(-1)  # zero past the marker
         (h, c), kappa, w = state.layers[0], state.kappa, state.w
         hs, ws, phis, positions = [], [], [], []
         for t in range(x.strokes.size(1)):
             h, c = self.cell1(torch.cat([x.strokes[:, t], w], -1), (h, c))  # (B, H)
             w, kappa, phi, position = self.window(h, kappa, chars, lengths)
             hs.append(h), ws.append(w), phis.append(phi), positions.append(position)
-        h1, wseq = torch.stack(hs, 1), torch.stack(ws, 1)  # (B, T, H), (B, T, V)
+        h1, wseq = torch.stack(hs, 1), torch.stack(ws, 1)  # (B, T, H), (B, T, V + 1)
         phi, position = torch.stack(phis, 1), torch.stack(positions, 1)  # (B, T, U+1), (B, T)
         return h1, wseq, ((h, c), kappa, w), phi, position
 
@@ -163,7 +170,7 @@ class HandwritingModel(nn.Module):
             state = self.initial_state(x.strokes.size(0), x.strokes.device)
         h1, wseq, (first, kappa, w), phi, position = self._first_layer(x, state)
         outputs, layers = [_clip_grad(h1, self.clip_lstm)], [first]
-        given = x.strokes if wseq is None else torch.cat([x.strokes, wseq], -1)  # (B, T, 3+V)
+        given = x.strokes if wseq is None else torch.cat([x.strokes, wseq], -1)  # (B, T, 3 + V + 1)
         for rnn, (h, c) in zip(self.rnns, state.layers[1:], strict=True):
             out, (h_n, c_n) = rnn(torch.cat([given, outputs[-1]], -1), (h[None], c[None]))
             outputs.append(_clip_grad(out, self.clip_lstm))  # (B, T, H)
