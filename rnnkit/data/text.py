@@ -292,12 +292,31 @@ def encode_text(path: str | Path, vocab: Vocab) -> np.ndarray:
     return ids
 
 
-def split_corpus(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(train, val): the last ``val_fraction`` of the stream is held out for validation."""
+def split_corpus(
+    ids: np.ndarray, val_fraction: float, blocks: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): ``val_fraction`` of the stream held out for validation.
+
+    ``blocks=1``: the last ``val_fraction`` of the stream. ``blocks=K``: the stream cut into K
+    equal segments and the middle ``val_fraction`` of each held out, so the validation text
+    samples the whole stream (not only its end, which may differ from the rest) and the training
+    text reaches the stream's end; each split is its pieces joined in order.
+    """
     if not 0.0 < val_fraction < 1.0:
         raise TextDataError(f"val_fraction: expected a number in (0, 1), got {val_fraction}")
+    if blocks < 1:
+        raise TextDataError(f"val_blocks: expected an int >= 1, got {blocks}")
     n_val = int(round(len(ids) * val_fraction))
-    return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
+    blocks = max(1, min(blocks, n_val))
+    if blocks == 1:
+        return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
+    edges = np.linspace(0, len(ids), blocks + 1).round().astype(int)  # segment k: edges[k:k+2]
+    sizes = np.diff(np.linspace(0, n_val, blocks + 1).round().astype(int))  # held out of each
+    keep = np.ones(len(ids), dtype=bool)
+    for start, end, size in zip(edges[:-1], edges[1:], sizes, strict=True):
+        middle = start + (end - start - size) // 2
+        keep[middle : middle + size] = False
+    return ids[keep], ids[~keep]
 
 
 # ---------------------------------------------------------------------------------------------

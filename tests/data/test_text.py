@@ -151,6 +151,20 @@ def test_split_is_the_tail():
         split_corpus(np.arange(100), 1.5)
 
 
+def test_split_in_blocks_spread_over_the_text():
+    train, val = split_corpus(np.arange(1000), 0.1, blocks=5)
+    # five segments of 200; the middle 20 of each held out
+    expected = np.concatenate([np.arange(s + 90, s + 110) for s in range(0, 1000, 200)])
+    np.testing.assert_array_equal(val, expected)
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])), np.arange(1000))
+    assert train[-1] == 999 and train[0] == 0  # training text reaches both ends
+    # more blocks than validation characters: one character each
+    train, val = split_corpus(np.arange(20), 0.1, blocks=10)
+    assert len(val) == 2 and len(train) == 18
+    with pytest.raises(TextDataError, match=r"val_blocks: expected an int >= 1, got 0"):
+        split_corpus(np.arange(100), 0.1, blocks=0)
+
+
 # --- batches ---------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from rnnkit.data.text import Vocab
 from rnnkit.tasks.charlm import CharLMNet, Config, evaluate_text, load_model, sample_text
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.logging import read_metrics
+from rnnkit.train.run import run_config
 from rnnkit.train.trainer import Trainer
 
 
@@ -168,6 +169,16 @@ def test_ctrl_c_then_resume_is_exact(tmp_path, corpus_file, monkeypatch):
     for name in a:
         if name.startswith(("model.", "optim.", "state")):
             assert torch.equal(a[name], b[name]), name
+
+
+def test_resume_of_a_run_saved_before_val_blocks_keeps_its_tail_split(tmp_path, corpus_file):
+    assert train(tmp_path, corpus_file) == 0
+    path = tmp_path / "run" / "last.safetensors"
+    state, meta = load_checkpoint(path, task="charlm")
+    del meta["config"]["val_blocks"]  # as an older rnnkit saved it
+    save_checkpoint(path, state, meta)
+    cfg = run_config(Config, {"max_steps": 20}, tmp_path / "run", "charlm", resume=True).config
+    assert cfg.val_blocks == 1 and cfg.max_steps == 20
 
 
 def test_bf16_autocast_carries_state(tmp_path, corpus_file):

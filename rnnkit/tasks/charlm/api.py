@@ -103,7 +103,7 @@ def train_run(
             )
         distributed.split_batch_size(cfg.batch_size)
     verbose = verbose and dist.is_main
-    train_ids, val_ids = split_corpus(corpus.ids, cfg.val_fraction)
+    train_ids, val_ids = split_corpus(corpus.ids, cfg.val_fraction, cfg.val_blocks)
     batches = StreamBatches(
         train_ids, cfg.batch_size, cfg.seq_length, "training split", (dist.rank, dist.world_size)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from rnnkit.numpy import MIN_CHAR_RNN
 from rnnkit.train.config import ConfigError, TrainConfig, flag_name, option, require
@@ -12,7 +12,7 @@ TASK = "charlm"
 # config fields that shape the model or the data: a resumed run cannot change them
 FIXED_ON_RESUME = (
     "data", "model", "num_layers", "hidden_size", "embedding_size", "layer_norm",
-    "batch_size", "seq_length", "val_fraction", "engine", "preset",
+    "batch_size", "seq_length", "val_fraction", "val_blocks", "engine", "preset",
 )  # fmt: skip
 
 # --preset NAME: "fixed" values cannot be changed with the preset, "defaults" can (by a flag)
@@ -29,6 +29,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "sample_every": MIN_CHAR_RNN.sample_every,
             "sample_length": MIN_CHAR_RNN.sample_length,
             "eval_every": 1000, "eval_chars": 100_000, "seed": 0,  # MinCharRNN's seed
+            "val_blocks": 1,  # min-char-rnn reads the text from its start: train on its head
         },
     },
 }  # fmt: skip
@@ -56,6 +57,9 @@ class Config(TrainConfig):
     1.459 nats/char of validation loss (a cosine decay from 3e-3: 1.546).
     """
 
+    # a run saved before a field existed resumes with the value it had then
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"val_blocks": 1}
+
     data: str = option("", "UTF-8 text file or folder of text files ('' = Python's stdlib)")
     model: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
     num_layers: int = option(2, "recurrent layers")
@@ -65,7 +69,10 @@ class Config(TrainConfig):
     layer_norm: bool = option(False, "layer-normalized recurrent cells")
     seq_length: int = option(128, "characters per sequence (steps of backpropagation)")
     batch_size: int = option(32, "sequences per batch (parallel streams)")
-    val_fraction: float = option(0.1, "the last part of the text held out for validation")
+    val_fraction: float = option(0.1, "the part of the text held out for validation")
+    val_blocks: int = option(
+        10, "the validation text: this many blocks spread evenly over the text (1 = its end)"
+    )
     eval_chars: int = option(500_000, "validation characters scored per evaluation (0 = all)")
     sample_every: int = option(500, "print a sample every this many steps (0 = never)")
     sample_length: int = option(200, "characters per printed sample")
@@ -100,6 +107,7 @@ class Config(TrainConfig):
         require(
             0 < self.val_fraction < 0.5, "val_fraction", "a number in (0, 0.5)", self.val_fraction
         )
+        require(self.val_blocks >= 1, "val_blocks", "an int >= 1", self.val_blocks)
         self._check_numpy()
 
     def _check_numpy(self) -> None:
