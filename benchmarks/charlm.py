@@ -4,8 +4,10 @@
 
 Both models have the same size (rnnkit's default layers, hidden units, embedding, dropout,
 sequence length and batch size, read from the run's config.json) and get the same first 90% of
-the text for the same wall time, one after the other with the same torch threads (rnnkit holds
-its own ``--val-fraction`` of that 90% out to pick its best checkpoint). Both are then scored
+the text for the same wall time, side by side (at the same time, each with the same torch
+threads, so that whatever else the machine runs slows both alike). rnnkit holds its own
+``--val-fraction`` of that 90% out (as ``--val-blocks`` blocks spread over it) to pick its best
+checkpoint. Both are then scored
 the same way on the last 10%, which neither run saw: every character once, the state carried
 through 32 contiguous streams (the same procedure as ``rnnkit charlm eval``).
 
@@ -54,11 +56,20 @@ def score(forward, ids: np.ndarray, seq_length: int = 256) -> float:
     return total / count
 
 
-def run_rnnkit(data: str, seconds: float, out: Path, extra: list[str]) -> dict:
-    """Train with the rnnkit CLI's defaults; returns its numbers and config."""
+def start_rnnkit(data: str, seconds: float, out: Path, extra: list[str]) -> subprocess.Popen:
+    """Start training with the rnnkit CLI's defaults, in another process (its log: out.log)."""
     cmd = [sys.executable, "-m", "rnnkit.cli", "charlm", "train", "--data", data,
            "--out", str(out), "--max-time", str(seconds), "--no-tensorboard", *extra]  # fmt: skip
-    subprocess.run(cmd, check=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = open(out.with_suffix(".log"), "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def finish_rnnkit(process: subprocess.Popen, out: Path) -> dict:
+    """Wait for the rnnkit run; returns its numbers and config."""
+    if process.wait():
+        log = out.with_suffix(".log").read_text()[-3000:]
+        raise SystemExit(f"rnnkit charlm train failed (exit {process.returncode}):\n{log}")
     summary = json.loads((out / "summary.json").read_text())
     config = json.loads((out / "config.json").read_text())
     model, _, _ = load_model(out / "last.safetensors")
@@ -130,9 +141,14 @@ def main() -> None:
         # checkpoint) comes out of that, and the last 10% stays text the run never saw
         train_file = Path(tmp) / "train.txt"
         train_file.write_text(corpus.vocab.decode(train), encoding="utf-8")
-        ours = run_rnnkit(str(train_file), seconds, out, extra)
+        # both train at the same time, side by side, so a busy machine slows both alike
+        process = start_rnnkit(str(train_file), seconds, out, extra)
+        while not (out / "config.json").exists() and process.poll() is None:
+            time.sleep(0.2)  # the plain model takes rnnkit's size from its config.json
+        config = json.loads((out / "config.json").read_text()) if process.poll() is None else {}
+        theirs = run_plain(train, len(corpus.vocab), config, seconds) if config else None
+        ours = finish_rnnkit(process, out)
         ours["val"] = score(ours["forward"], val)
-    theirs = run_plain(train, len(corpus.vocab), ours["config"], seconds)
     theirs["val"] = score(theirs["forward"], val)
 
     cfg = ours["config"]
