@@ -25,6 +25,7 @@ from rnnkit.tasks.draw.data import (
     train_batch,
 )
 from rnnkit.tasks.draw.model import DRAW, Drawing
+from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -110,6 +111,8 @@ def train_run(
     """Train ``cfg`` on ``splits`` in the run directory ``out`` (held by ``open_run``), then
     score best.safetensors on the test images (into summary.json). Returns the trainer and
     the test report (None without test images or on Ctrl-C)."""
+    if distributed.from_env().enabled:
+        raise ConfigError("rnnkit draw trains in one process; run it without torchrun")
     height, width = splits.shape
     seed_everything(cfg.seed)
     model = DRAW(height, width, cfg)
