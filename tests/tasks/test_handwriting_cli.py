@@ -84,6 +84,8 @@ def test_unknown_characters_and_bad_input_are_one_line(run, tmp_path, capsys):
     assert not (tmp_path / "x.svg").exists()
     fails([*write, "--text", ""], capsys, "--text: empty")
     fails([*write, "--text", "ab", "--bias", "-1"], capsys, "--bias: expected a number >= 0")
+    fails([*write, "--text", "ab", "--max-points", "-1"], capsys, "--max-points: expected")
+    fails([*write, "--text", "ab", "--seed", "-1"], capsys, "--seed: expected")
     fails(["handwriting", "write", str(run), "--text", "a", "--out", str(tmp_path / "x.txt")],
           capsys, "expected a .svg, .png or .npz")  # fmt: skip
     np.save(tmp_path / "style.npy", np.zeros((5, 3), np.float32))
@@ -97,7 +99,7 @@ def test_iam_data_and_prediction_network(tmp_path, capsys):
     flags = TINY[4:]  # without --lines and --max-words
     assert main(["handwriting", "train", "--out", str(out), "--data", str(root), *flags]) == 0
     fails(["handwriting", "write", str(out), "--text", "a", "--out", str(tmp_path / "a.svg")],
-          capsys, "prediction network writes no given text")  # fmt: skip
+          capsys, "prediction network reads no text")  # fmt: skip
     xml = root / "lineStrokes/a01/a01-000/a01-000u-01.xml"
     argv = ["handwriting", "write", str(out), "--out", str(tmp_path / "p.npz"), "--seed", "0"]
     assert main([*argv, "--max-points", "30", "--style", str(xml)]) == 0

@@ -240,6 +240,10 @@ def write_text(
     model never saw raise ValueError before anything is sampled."""
     if bias < 0:
         raise ValueError(f"--bias: expected a number >= 0, got {bias}")
+    if max_points < 0:
+        raise ValueError(f"--max-points: expected an int >= 0 (0 = the default), got {max_points}")
+    if seed is not None and not 0 <= seed < 2**64:  # what torch.Generator takes
+        raise ValueError(f"--seed: expected an int in 0..2**64-1, got {seed}")
     style_offsets, style_text = style if isinstance(style, tuple) else (style, "")
     if model.synthesis:
         if not text:
@@ -253,9 +257,10 @@ def write_text(
             alphabet.encode(style_text, "--style-text")
         ids = torch.from_numpy(alphabet.encode(full))
     else:
-        if text:
+        if text or style_text:
+            flag = "--text" if text else "--style-text"
             raise ValueError(
-                "--text: a prediction network writes no given text; train with --synthesis"
+                f"{flag}: a prediction network reads no text; train with --synthesis, or drop it"
             )
         full, ids = "", None
     prime = None
