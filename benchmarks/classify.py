@@ -1,6 +1,8 @@
 """Test accuracy of `rnnkit classify` next to the published numbers, over several seeds.
 
     python benchmarks/classify.py [--seeds 5] [--only GunPoint,JapaneseVowels] [--jobs 2]
+    python benchmarks/classify.py --protocol defaults --seeds 3 --only GunPoint,\
+        ItalyPowerDemand,JapaneseVowels [--defaults-cv]
 
 Every run goes through the CLI (`rnnkit classify train`, in process); ``--jobs`` runs that many
 at once (one torch thread each). The test split of a data set is used for one thing only: the
@@ -28,7 +30,14 @@ steps, to fit its 36 runs per data set in the time. Ways to choose here (``--pro
   paper's training exactly (2000 epochs, the lr reduced on plateaus of the training loss);
   ItalyPowerDemand's uses Fawaz et al.'s batch size and plateau schedule.
 
-Every way, the chosen recipe then trains once per seed (0..N-1: initialization and batch
+- ``defaults``: ``rnnkit classify train --dataset NAME --seed S`` and nothing else: what a
+  user's first run gets, one run at a time with the default threads (the timings are what a
+  user waits). The defaults (LSTM-FCN in batches of 16 for 1000 steps or 10 epochs where
+  that is more) were chosen among the candidates in ``DEFAULT_CANDIDATES`` by the mean 3-fold
+  cross-validation accuracy on the training splits of the three UCR/UEA sets together (the
+  test splits unread); ``--defaults-cv`` runs that comparison again and prints it.
+
+Every other way, the chosen recipe then trains once per seed (0..N-1: initialization and batch
 order) on the whole training split and is scored on the test split.
 
 Fashion-MNIST read row by row (28 steps of 28 pixels): a GRU of 128 units, last state, linear
@@ -93,6 +102,13 @@ FIXED = {
                          "batch 16, Fawaz's plateau schedule"),
     "JapaneseVowels": (128, 1000, ["--batch-size", "16"], "batch 16, constant lr"),
 }  # fmt: skip
+# --protocol defaults --defaults-cv: what the defaults were chosen among (flags over them)
+DEFAULT_CANDIDATES = {
+    "LSTM-FCN, batch 16, auto steps (the defaults)": [],
+    "LSTM-FCN, batch 64, auto steps": ["--batch-size", "64"],
+    "LSTM-FCN, batch 16, 500 steps": ["--max-steps", "500"],
+    "LSTM-FCN, batch 16, 2000 steps": ["--max-steps", "2000"],
+}
 # label -> (published accuracy (low, high), peer)
 PUBLISHED = {
     "GunPoint": ((1.0, 1.0), "LSTM-FCN (Karim et al. 2018)"),
@@ -184,12 +200,46 @@ def recipe(cells: int, steps: int, flags: tuple[str, ...] | list[str] = ()) -> l
     return argv + ["--val-fraction", "0", "--eval-every", str(max(1, steps // 10))]
 
 
+def defaults_cv(labels: list[str], pool, root: Path) -> list[str]:
+    """The report of ``DEFAULT_CANDIDATES`` compared by 3-fold cross-validation on the training
+    splits of ``labels``: mean accuracy over every data set and fold (seed 0)."""
+    jobs = {}
+    for label in labels:
+        for k, (fit, val) in enumerate(write_folds(label, root)):
+            for name, flags in DEFAULT_CANDIDATES.items():
+                argv = ["--data", str(fit), "--test-data", str(val), *flags, "--seed", "0"]
+                out = root / f"{label}-defaults-{len(jobs)}"
+                jobs[name, label, k] = pool.submit(run, [*argv, "--threads", "1"], out)
+    report = [f"  {'candidate':<46} " + " ".join(f"{label[:16]:>16}" for label in labels)
+              + f" {'mean':>7}"]  # fmt: skip
+    for name in DEFAULT_CANDIDATES:
+        per_set = [
+            statistics.mean(
+                jobs[key].result()["test_accuracy"] for key in jobs if key[:2] == (name, label)
+            )
+            for label in labels
+        ]
+        cells = " ".join(f"{a:>16.4f}" for a in per_set)
+        report.append(f"  {name:<46} {cells} {statistics.mean(per_set):>7.4f}")
+    return report
+
+
 def final_runs(name: str, argv: list[str], seeds: int, pool, root: Path) -> list:
     """Futures of a run per seed on the whole training split, each scored on the test split."""
     return [
         pool.submit(run, [*argv, "--seed", str(s), "--threads", "1"], root / f"{name}-seed{s}")
         for s in range(seeds)
     ]
+
+
+class _Done:
+    """A result already there, read as a future's."""
+
+    def __init__(self, value: dict):
+        self.value = value
+
+    def result(self) -> dict:
+        return self.value
 
 
 def main() -> None:
@@ -201,10 +251,15 @@ def main() -> None:
     parser.add_argument("--keep", default="", help="keep the runs in this folder")
     parser.add_argument(
         "--protocol",
-        choices=("both", "cv", "fixed", "paper-cv"),
+        choices=("both", "cv", "fixed", "paper-cv", "defaults"),
         default="both",
         help="UCR sets: choose by cross-validation (cv; paper-cv: the paper's training, the "
         "cells by cross-validation), or the fixed recipes tuned on test",
+    )
+    parser.add_argument(
+        "--defaults-cv",
+        action="store_true",
+        help="with --protocol defaults: compare the candidate defaults by cross-validation",
     )
     args = parser.parse_args()
     labels = [n for n in args.only.split(",") if n]
@@ -219,7 +274,22 @@ def main() -> None:
         protocols = ("cv", "fixed") if args.protocol == "both" else (args.protocol,)
         results = {}  # (label, protocol) -> (recipe, futures)
         budgets = sorted({max(10, round(b * args.scale)) for b in UCR_BUDGETS})
+        if args.protocol == "defaults" and args.defaults_cv:
+            ucr = [label for label in labels if label != "FashionMNIST"]
+            print(f"the candidate defaults, {FOLDS}-fold cross-validation on the training "
+                  f"splits (seed 0, one thread each, {args.jobs} at once):")  # fmt: skip
+            print("\n".join(defaults_cv(ucr, pool, root)), flush=True)
         for label in labels:
+            if args.protocol == "defaults":  # one at a time, the default threads: timed
+                summaries = []
+                for seed in range(args.seeds):
+                    out = root / f"{label}-defaults-seed{seed}"
+                    summaries.append(run(["--dataset", label, "--seed", str(seed)], out))
+                    print(f"{label} (defaults) seed {seed}: test accuracy "
+                          f"{summaries[-1]['test_accuracy']:.4f} ({summaries[-1]['steps']} "
+                          f"steps, {summaries[-1]['seconds']:.0f} s)", flush=True)  # fmt: skip
+                results[label, "defaults"] = ("the defaults", [_Done(s) for s in summaries])
+                continue
             if label == "FashionMNIST":
                 steps = max(10, round(FASHION_STEPS * args.scale))
                 argv = ["--dataset", label, *FASHION, "--max-steps", str(steps)]

@@ -291,6 +291,9 @@ class TrainConfig:
     the cosine and wsd schedules decay over whichever of the two runs out first.
     """
 
+    # a task that resolves ``max_steps`` -1 ("auto") from its data sets this True
+    AUTO_MAX_STEPS: typing.ClassVar[bool] = False
+
     optimizer: Literal["adamw", "adam", "rmsprop", "adagrad", "sgd"] = option("adamw", "optimizer")
     lr: float = option(2e-3, "peak learning rate")
     schedule: Literal["cosine", "wsd", "step", "plateau", "constant"] = option(
@@ -350,7 +353,8 @@ class TrainConfig:
             self.divergence_factor == 0 or self.divergence_factor > 1,
             "divergence_factor", "0 or a number > 1", self.divergence_factor,
         )  # fmt: skip
-        require(self.max_steps >= 0, "max_steps", "an int >= 0", self.max_steps)
+        if not (self.AUTO_MAX_STEPS and self.max_steps == -1):
+            require(self.max_steps >= 0, "max_steps", "an int >= 0", self.max_steps)
         require(self.max_time >= 0, "max_time", "a number of seconds >= 0", self.max_time)
         if self.max_steps == 0 and self.max_time == 0:
             raise ConfigError("no training budget: set --max-steps or --max-time (or both)")

@@ -101,6 +101,10 @@ class TorchEngine:
         self.threads = resolve_threads(cfg.threads, sum(p.numel() for p in model.parameters()))
         torch.set_num_threads(self.threads)
         self.cfg, self.train_batch, self._evaluate = cfg, train_batch, evaluate
+        if self.dist.enabled and self.device.type == "cuda":
+            # batch norm over the global batch (torch's SyncBatchNorm runs on GPUs only; on
+            # the CPU each rank normalizes by its own part's statistics, as DDP does)
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self._forward: nn.Module = self.model  # what the training steps call

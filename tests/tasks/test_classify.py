@@ -12,8 +12,10 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnkit.cli import main
+from rnnkit.data.ucr import from_arrays
 from rnnkit.tasks import classify
 from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
+from rnnkit.tasks.classify.data import resolve
 
 FAST = ["--no-tensorboard", "--threads", "1", "--warmup-steps", "10"]
 
@@ -313,6 +315,36 @@ def test_epochs_set_the_step_budget(tmp_path, capsys):
     assert code == 0, err
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["max_steps"] == 2 * 5  # 80 training sequences, 72 after validation: 5 batches
+
+
+@pytest.mark.parametrize(
+    "per_step, fit_size, given, expected",
+    [
+        # auto: LSTM-FCN (dropout 0.8) for a label per sequence, 1000 steps at the least
+        (False, 45, {}, ("lstm_fcn", 0.8, 1000)),
+        # ... or 10 epochs where that is more (6000 / 16 = 375 batches an epoch), at most 20000
+        (False, 6000, {}, ("lstm_fcn", 0.8, 3750)),
+        (False, 60000, {}, ("lstm_fcn", 0.8, 20000)),
+        # the recurrent tagger (dropout 0.1) for a label per step
+        (True, 45, {}, ("rnn", 0.1, 1000)),
+        # what is given stays
+        (False, 45, {"model": "rnn", "max_steps": 7}, ("rnn", 0.1, 7)),
+        (False, 45, {"dropout": 0.0, "epochs": 2}, ("lstm_fcn", 0.0, 6)),
+    ],
+)
+def test_auto_defaults_resolve_from_the_data(per_step, fit_size, given, expected):
+    data = tagging_data(4, seed=0) if per_step else memory_data(4, seed=0)
+    train_set = from_arrays(data["x"], data["y"], data["lengths"])
+    cfg = resolve(Config(**given), train_set, fit_size)
+    assert (cfg.model, cfg.dropout, cfg.max_steps) == expected
+    assert cfg.head == ("step" if per_step else "sequence") and cfg.batch_size == 16
+
+
+def test_auto_is_refused_where_it_means_nothing(capsys):
+    code, _, err = cli(capsys, "charlm", "train", "--max-steps", -1)
+    assert code == 2 and "--max-steps: expected an int >= 0, got -1" in err
+    code, _, err = cli(capsys, "classify", "train", "--dataset", "GunPoint", "--dropout", -0.5)
+    assert code == 2 and "--dropout: expected a number in [0, 1), or -1 (auto), got -0.5" in err
 
 
 def test_val_data_picks_the_checkpoint(tmp_path, capsys):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from rnnkit.train.config import ConfigError, TrainConfig, option, require
 
 TASK = "classify"
 # config fields that shape the model or the data: a resumed run cannot change them (``head``
 # neither, but the saved config holds it resolved from the labels, so it is resolved again)
+# max_steps -1 (auto): the most of (steps, epochs), capped at the last
+AUTO_STEPS = (1000, 10, 20000)
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
@@ -23,9 +26,14 @@ class Config(TrainConfig):
 
     The data is ``--dataset NAME`` (a UCR/UEA set bundled with sktime, with its own test split,
     or FashionMNIST read row by row) or ``--data PATH`` (.ts, long CSV, .npz/.npy) with
-    ``--test-data PATH`` or a held-out ``--test-fraction`` of it. The defaults train a 1-layer
-    LSTM of 128 units for 2000 steps; ``--model lstm_fcn --dropout 0.8`` is the UCR recipe.
+    ``--test-data PATH`` or a held-out ``--test-fraction`` of it. The defaults (``auto``,
+    resolved from the data when training starts and saved resolved) train LSTM-FCN (Karim et
+    al. 2018, dropout 0.8 on its LSTM branch) for a label per sequence, a 1-layer LSTM tagger
+    of 128 units for a label per step, in batches of 16 for 1000 steps or 10 epochs where that
+    is more (at most 20000); ``benchmarks/classify.py --protocol defaults`` measures them.
     """
+
+    AUTO_MAX_STEPS: ClassVar[bool] = True  # -1: resolved from the training set (data.py)
 
     dataset: str = option("", "bundled data set: GunPoint, JapaneseVowels, ..., FashionMNIST")
     data: str = option("", "training data: .ts, .csv (long: id, label, features), .npz, .npy")
@@ -37,7 +45,9 @@ class Config(TrainConfig):
     val_data: str = option(
         "", "validation data that picks best.safetensors, instead of holding out --val-fraction"
     )
-    model: Literal["rnn", "lstm_fcn"] = option("rnn", "recurrent classifier, or LSTM-FCN")
+    model: Literal["auto", "rnn", "lstm_fcn"] = option(
+        "auto", "recurrent classifier, or LSTM-FCN (auto: LSTM-FCN, or rnn for labels per step)"
+    )
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
     hidden_size: int = option(128, "units per recurrent layer")
     num_layers: int = option(1, "recurrent layers")
@@ -51,13 +61,21 @@ class Config(TrainConfig):
     dimension_shuffle: bool = option(
         True, "LSTM-FCN: the recurrent branch reads the F features as steps of T values"
     )
-    dropout: float = option(0.1, "dropout between recurrent layers and before the head")
+    dropout: float = option(
+        -1.0,
+        "dropout between recurrent layers and before the head (-1 = auto: 0.8 with "
+        "LSTM-FCN, the paper's, else 0.1)",
+    )
     normalize: Literal["feature", "none"] = option(
         "feature", "standardize each feature with the training set's mean and std"
     )
-    batch_size: int = option(64, "sequences per batch")
+    batch_size: int = option(16, "sequences per batch")
     epochs: int = option(0, "train this many epochs (sets --max-steps; 0 = use --max-steps)")
-    max_steps: int = option(2000, "stop after this many steps (0 = no limit)")
+    max_steps: int = option(
+        -1,
+        f"stop after this many steps (0 = no limit; -1 = auto: {AUTO_STEPS[0]}, or "
+        f"{AUTO_STEPS[1]} epochs where that is more, at most {AUTO_STEPS[2]})",
+    )
     warmup_steps: int = option(50, "steps of linear warmup from 0 to lr")
     weight_decay: float = option(0.01, "decay of weight matrices (decoupled with adamw)")
     eval_every: int = option(100, "evaluate and checkpoint every this many steps")
@@ -67,7 +85,10 @@ class Config(TrainConfig):
         for name in ("hidden_size", "num_layers", "batch_size"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         require(self.epochs >= 0, "epochs", "an int >= 0", self.epochs)
-        require(0 <= self.dropout < 1, "dropout", "a number in [0, 1)", self.dropout)
+        require(
+            0 <= self.dropout < 1 or self.dropout == -1,
+            "dropout", "a number in [0, 1), or -1 (auto)", self.dropout,
+        )  # fmt: skip
         require(
             0 < self.test_fraction < 1, "test_fraction", "a number in (0, 1)", self.test_fraction
         )
@@ -78,3 +99,12 @@ class Config(TrainConfig):
             raise ConfigError("--test-data goes with --data; a --dataset has its own test split")
         if self.model == "lstm_fcn" and self.head == "step":
             raise ConfigError("--head step: LSTM-FCN labels whole sequences; use --model rnn")
+
+
+def resolve_model(cfg: Config) -> Config:
+    """``cfg`` with ``model`` and ``dropout`` "auto" fixed: LSTM-FCN (dropout 0.8, the
+    paper's) for a label per sequence, the recurrent tagger (dropout 0.1) for a label per step
+    (``head`` "step")."""
+    model = cfg.model if cfg.model != "auto" else "rnn" if cfg.head == "step" else "lstm_fcn"
+    dropout = cfg.dropout if cfg.dropout != -1 else 0.8 if model == "lstm_fcn" else 0.1
+    return dataclasses.replace(cfg, model=model, dropout=dropout)

@@ -18,7 +18,7 @@ from rnnkit.data.ucr import (
     load_file,
     stratified_split,
 )
-from rnnkit.tasks.classify.config import Config
+from rnnkit.tasks.classify.config import AUTO_STEPS, Config, resolve_model
 from rnnkit.train.config import ConfigError
 
 
@@ -56,7 +56,9 @@ def load_splits(cfg: Config) -> tuple[SequenceSet, SequenceSet]:
 
 
 def resolve(cfg: Config, train_set: SequenceSet, fit_size: int) -> Config:
-    """``cfg`` with ``head`` fixed by the labels, ``max_steps`` by ``epochs`` of ``fit_size``."""
+    """``cfg`` with what ``auto`` leaves to the data fixed: ``head`` by the labels, ``model``
+    by the head (LSTM-FCN for a label per sequence), ``dropout`` by the model, ``max_steps`` by
+    ``epochs`` of ``fit_size`` (or the auto budget: ``AUTO_STEPS``)."""
     head = "step" if train_set.per_step else "sequence"
     if cfg.head not in ("auto", head):
         raise ConfigError(
@@ -64,10 +66,14 @@ def resolve(cfg: Config, train_set: SequenceSet, fit_size: int) -> Config:
         )
     if head == "step" and cfg.model == "lstm_fcn":
         raise ConfigError("LSTM-FCN labels whole sequences, not steps; use --model rnn")
+    steps_per_epoch = math.ceil(fit_size / cfg.batch_size)
     steps = cfg.max_steps
     if cfg.epochs:
-        steps = cfg.epochs * math.ceil(fit_size / cfg.batch_size)
-    return dataclasses.replace(cfg, head=head, max_steps=steps)
+        steps = cfg.epochs * steps_per_epoch
+    elif steps == -1:
+        least, epochs, most = AUTO_STEPS
+        steps = min(most, max(least, epochs * steps_per_epoch))
+    return resolve_model(dataclasses.replace(cfg, head=head, max_steps=steps))
 
 
 def validation_split(

@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.data.ucr import IGNORE_INDEX, SequenceDataError
 from rnnkit.nn import RNNS, AttentionPooling, ConvBlock, lengths_mask, padded
-from rnnkit.tasks.classify.config import Config
+from rnnkit.tasks.classify.config import Config, resolve_model
 
 FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of LSTM-FCN's conv branch
 
@@ -182,7 +182,9 @@ class LSTMFCN(SequenceClassifier):
 
 
 def build_model(cfg: Config, input_size: int, num_classes: int, seq_len: int) -> SequenceClassifier:
-    """The model of ``cfg`` (with ``head`` resolved to "sequence" or "step")."""
+    """The model of ``cfg`` (with ``head`` resolved to "sequence" or "step"; ``model`` and
+    ``dropout`` "auto" resolved by it)."""
+    cfg = resolve_model(cfg)
     if cfg.model == "lstm_fcn":
         return LSTMFCN(input_size, num_classes, cfg, seq_len)
     return RecurrentClassifier(input_size, num_classes, cfg, per_step=cfg.head == "step")
