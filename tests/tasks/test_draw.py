@@ -19,6 +19,7 @@ from rnnkit.cli import main
 from rnnkit.nn.glimpse import filterbanks, glimpse_params
 from rnnkit.tasks.draw import DRAW, Config, gaussian_kl
 from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.viz.images import image_grid, save_gif
 
 SIZE = 12  # the test images: SIZE x SIZE
 TINY = (
@@ -248,3 +249,20 @@ def test_cli_errors(trained, tmp_path, capsys):
     fails(["draw", "train", "--out", str(run), "--resume", "--steps", "9"], capsys,
           "--steps cannot change")  # fmt: skip
     assert not (tmp_path / "r").exists()
+
+
+def test_image_grid_boxes_and_errors(tmp_path):
+    images = np.zeros((3, 4, 5), np.float32)
+    boxes = np.array([[0, 0, 2, 2], [-9, -9, -5, -5], [1, 1, 30, 30]], np.float32)
+    grid = np.asarray(image_grid(images, columns=3, boxes=boxes, scale=2, pad=1))
+    assert grid.shape == (1 + 4 * 2 + 1, 1 + 3 * (5 * 2 + 1), 3)
+    red = (grid[..., 0] > 200) & (grid[..., 1] < 80)
+    cells = [red[1:9, 1 + k * 11 : 11 + k * 11] for k in range(3)]
+    assert cells[0].any() and not cells[1].any() and cells[2].any()  # off the image: no box
+    save_gif([image_grid(images)], tmp_path / "one.gif")  # a single frame is a GIF too
+    with pytest.raises(ValueError, match=r"expected boxes \(3, 4\)"):
+        image_grid(images, boxes=boxes[:2])
+    with pytest.raises(ValueError, match=r"expected images \(N, H, W\)"):
+        image_grid(np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="at least one frame"):
+        save_gif([], tmp_path / "none.gif")
