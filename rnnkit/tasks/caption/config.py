@@ -1,0 +1,84 @@
+"""The config of image captioning (Show, Attend and Tell)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rnnkit.data.fashion_mnist import FASHION_MNIST_DIR
+from rnnkit.train.config import ConfigError, TrainConfig, option, require
+
+TASK = "caption"
+# what shapes the model or the data: a resumed run cannot change it
+FIXED_ON_RESUME = (
+    "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
+    "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
+    "attention_size", "attention", "batch_size",
+)  # fmt: skip
+
+
+@dataclass
+class Config(TrainConfig):
+    """Hyperparameters of captioning (and, inherited, of training).
+
+    The data is ``--dataset scenes`` (generated: Fashion-MNIST items on a canvas, captioned by
+    a small grammar; drawn shapes where Fashion-MNIST is not installed) or ``--data
+    captions.json --images FOLDER`` (COCO's ``captions_*.json`` or Karpathy's
+    ``dataset_*.json``). A CNN of three stages reads the image into a grid of annotation
+    vectors; an LSTM writes the caption with ``--attention none|soft|hard`` over the grid.
+    """
+
+    dataset: Literal["", "scenes"] = option("", "a generated data set: scenes")
+    data: str = option("", "captions JSON: COCO's captions_*.json or Karpathy's dataset_*.json")
+    images: str = option("", "--data: the folder of the images the JSON names")
+    scenes_folder: str = option(
+        str(FASHION_MNIST_DIR), "scenes: Fashion-MNIST's IDX folder (missing: drawn shapes)"
+    )
+    scenes: int = option(6000, "scenes: training scenes (validation and test: a tenth each)")
+    canvas: Literal[64, 96] = option(64, "scenes: canvas size in pixels")
+    image_size: int = option(64, "--data: images resized to this square size")
+    valid_fraction: float = option(0.05, "--data (COCO's JSON): part held out to validate")
+    test_fraction: float = option(0.05, "--data (COCO's JSON): part held out to test")
+    min_count: int = option(2, "words seen fewer times in the training captions are unknown")
+    max_words: int = option(30, "train on captions of at most this many words")
+    channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
+    embedding_size: int = option(64, "word embedding size")
+    hidden_size: int = option(256, "LSTM units")
+    attention_size: int = option(128, "hidden size of the additive attention's scores")
+    attention: Literal["none", "soft", "hard"] = option(
+        "soft", "none (image into the first state), soft (deterministic), hard (REINFORCE)"
+    )
+    doubly_stochastic: float = option(1.0, "soft: lambda of sum_i (1 - sum_t alpha_ti)^2")
+    entropy_weight: float = option(0.002, "hard: weight of the attention's entropy bonus")
+    baseline_decay: float = option(0.9, "hard: b <- decay * b + (1 - decay) * cost")
+    mix: float = option(0.5, "hard: chance of a batch using the expected context in training")
+    dropout: float = option(0.3, "dropout before the deep output layer")
+    beam: int = option(3, "beam width of captioning (1 = greedy)")
+    max_length: int = option(0, "longest caption in words (0 = longest training caption + 5)")
+    batch_size: int = option(64, "images per batch")
+    lr: float = option(2e-3, "peak learning rate")
+    max_steps: int = option(3000, "stop after this many steps (0 = no limit)")
+    eval_every: int = option(250, "evaluate and checkpoint every this many steps")
+    warmup_steps: int = option(50, "steps of linear warmup from 0 to lr")
+    weight_decay: float = option(0.0, "decay of weight matrices (decoupled with adamw)")
+    grad_clip: float = option(5.0, "clip the gradient norm to this (0 = no clipping)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("channels", "embedding_size", "hidden_size", "attention_size", "beam"):
+            require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
+        for name in ("batch_size", "min_count", "max_words", "scenes"):
+            require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
+        require(self.image_size >= 16, "image_size", "an int >= 16", self.image_size)
+        require(self.max_length >= 0, "max_length", "an int >= 0", self.max_length)
+        require(0 <= self.dropout < 1, "dropout", "a number in [0, 1)", self.dropout)
+        require(self.doubly_stochastic >= 0, "doubly_stochastic", ">= 0", self.doubly_stochastic)
+        require(self.entropy_weight >= 0, "entropy_weight", ">= 0", self.entropy_weight)
+        require(0 <= self.baseline_decay < 1, "baseline_decay", "in [0, 1)", self.baseline_decay)
+        require(0 <= self.mix <= 1, "mix", "a number in [0, 1]", self.mix)
+        for name in ("valid_fraction", "test_fraction"):
+            require(0 <= getattr(self, name) < 0.5, name, "in [0, 0.5)", getattr(self, name))
+        if self.dataset and self.data:
+            raise ConfigError("expected one of --dataset scenes or --data FILE, got both")
+        if self.images and not self.data:
+            raise ConfigError("--images goes with --data captions.json")

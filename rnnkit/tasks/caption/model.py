@@ -1,0 +1,255 @@
+"""Show, Attend and Tell (Xu et al. 2015): a CNN reads the image into a grid of annotation
+vectors a_i (L locations of D features), an LSTM writes the caption word by word.
+
+- **Encoder**: four conv3x3-BatchNorm-ReLU (the first of stride 2, the next two max-pooled),
+  trained from scratch: an S x S image gives an (S/8) x (S/8) grid, L = (S/8)^2.
+- **Initial state**: h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i) (as the paper).
+- **Step t**: with attention, alpha_t = softmax_i(v^T tanh(W_a a_i + W_h h_{t-1})) (additive,
+  ``rnnkit.nn.Attention``) and the gate beta_t = sigmoid(w_b h_{t-1}); the context z_t is
+  beta_t * sum_i alpha_ti a_i (``soft``), or beta_t * a_s with s ~ Multinomial(alpha_t)
+  (``hard``; in training, a batch uses the expected context instead with probability ``mix``,
+  and inference always does, as the authors' code). h_t, c_t = LSTM([E y_{t-1}; z_t], ...).
+  ``none``: no context (the image enters through the first state alone).
+- **Deep output**: p(y_t) = softmax(L_o dropout(tanh(E y_{t-1} + L_h h_t + L_z z_t))).
+
+Loss (per target token, so runs of other caption lengths compare): the cross-entropy, plus
+(soft) lambda * sum_i (1 - sum_t alpha_ti)^2 per caption (``doubly_stochastic``), plus (hard,
+sampled batches) the REINFORCE surrogate (cost - b) log p(s) with the moving-average baseline
+b <- 0.9 b + 0.1 cost (cost = the caption's negative log-likelihood; ``baseline`` is a buffer,
+so a checkpoint carries it) and the entropy bonus -lambda_e H[alpha] (``reinforce_surrogate``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.data.tokens import END, PAD, START
+from rnnkit.nn import Attention, Decoded, LSTMCell, beam_search, greedy, select_batch
+from rnnkit.tasks.caption.config import Config
+
+
+def doubly_stochastic(alphas: Tensor, real: Tensor) -> Tensor:
+    """sum_i (1 - sum_t alpha_ti)^2 of each caption (B,), from alphas (B, T, L) at the steps
+    where ``real`` (B, T) is True."""
+    total = (alphas * real[..., None]).sum(1)  # (B, L)
+    return ((1.0 - total) ** 2).sum(1)
+
+
+def reinforce_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float) -> Tensor:
+    """(cost - b) * log p(s), cost held constant: its gradient is the score-function estimate
+    of the gradient of E_s[cost] through p(s) (unbiased for any b that does not depend on s)."""
+    return (cost.detach() - baseline) * log_prob
+
+
+class State(NamedTuple):
+    """The decoder's state: the batch is dim 0 of every tensor (``select_batch`` reorders)."""
+
+    h: Tensor  # (B, H)
+    c: Tensor  # (B, H)
+    feats: Tensor  # (B, L, D) the annotation vectors
+    keys: Tensor  # (B, L, A) their part of the attention scores, once
+
+
+def _reorder(state: State, index: Tensor) -> State:
+    """The rows ``index`` of every tensor of ``state`` (beam search)."""
+    return State(*select_batch(tuple(state), index))
+
+
+class Terms(NamedTuple):
+    """The parts of the loss of a batch (``CaptionModel.terms``)."""
+
+    logits: Tensor  # (B, T, V)
+    nll: Tensor  # (B, T) each target's cross-entropy, 0 at padding
+    real: Tensor  # (B, T) True at real targets
+    penalty: Tensor | None  # (B,) the doubly stochastic term; None without attention
+    log_p: Tensor | None  # (B,) hard, sampled: log p(s) of the locations drawn
+    entropy: Tensor | None  # (B,) hard, sampled: the attention's entropy, summed over steps
+
+
+class Encoder(nn.Module):
+    """A small CNN: (B, C, S, S) images -> (B, L, D) annotation vectors, L = (S // 8)^2.
+
+    conv3x3 stride 2, then two conv3x3 each followed by a 2x2 max-pool, then a conv3x3 at
+    the final grid; each conv with BatchNorm and ReLU."""
+
+    def __init__(self, in_channels: int, channels: int):
+        super().__init__()
+        widths = (max(8, channels // 4), max(8, channels // 2), channels, channels)
+        layers: list[nn.Module] = []
+        c = in_channels
+        for k, w in enumerate(widths):
+            stride = 2 if k == 0 else 1
+            layers += [nn.Conv2d(c, w, 3, stride, padding=1, bias=False), nn.BatchNorm2d(w)]
+            layers += [nn.ReLU()] + ([nn.MaxPool2d(2)] if k in (1, 2) else [])
+            c = w
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: Tensor) -> Tensor:
+        grid = self.net(images)  # (B, D, S/8, S/8)
+        return grid.flatten(2).transpose(1, 2)  # (B, L, D)
+
+
+class CaptionModel(nn.Module):
+    """The captioner of the module docstring: ``forward(images, captions) -> (logits,
+    loss)``, ``decode(images, ...)``, ``attention_maps(images, outputs)``."""
+
+    def __init__(self, cfg: Config, vocab_size: int, in_channels: int):
+        super().__init__()
+        D, H, E = cfg.channels, cfg.hidden_size, cfg.embedding_size
+        self.cfg, self.kind = cfg, cfg.attention
+        self.encoder = Encoder(in_channels, D)
+        self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
+        self.embedding = nn.Embedding(vocab_size, E, padding_idx=PAD)
+        with_context = self.kind != "none"
+        self.attention = Attention(H, D, "bahdanau", cfg.attention_size) if with_context else None
+        self.gate = nn.Linear(H, 1) if with_context else None
+        self.cell = LSTMCell(E + (D if with_context else 0), H)
+        self.out_h = nn.Linear(H, E)
+        self.out_z = nn.Linear(D, E) if with_context else None
+        self.drop = nn.Dropout(cfg.dropout)
+        self.output = nn.Linear(E, vocab_size)
+        self.register_buffer("baseline", torch.zeros(()))  # hard: the moving-average cost
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def encode(self, images: Tensor) -> State:
+        if images.dim() != 4:
+            raise ValueError(
+                f"CaptionModel: expected images (B, C, S, S), got {tuple(images.shape)}"
+            )
+        feats = self.encoder(images)  # (B, L, D)
+        mean = feats.mean(1)  # (B, D)
+        keys = self.attention.project(feats) if self.attention is not None else feats
+        return State(torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)), feats, keys)
+
+    def attend(self, state: State) -> tuple[Tensor, Tensor, Tensor]:
+        """(expected context (B, D), alpha (B, L), beta (B, 1)) at ``state``."""
+        mask = torch.ones(state.feats.shape[:2], dtype=torch.bool, device=state.feats.device)
+        context, alpha = self.attention(state.h, state.feats, mask, state.keys)
+        return context, alpha, torch.sigmoid(self.gate(state.h))
+
+    def advance(self, tokens: Tensor, z: Tensor | None, state: State) -> tuple[Tensor, State]:
+        """One LSTM step on the previous words (B,) and context z (B, D) or None: (logits (B, V),
+        the new state)."""
+        emb = self.embedding(tokens)  # (B, E)
+        inputs = emb if z is None else torch.cat([emb, z], 1)  # (B, E + D)
+        h, c = self.cell(inputs, (state.h, state.c))
+        deep = emb + self.out_h(h) + (self.out_z(z) if z is not None else 0.0)  # (B, E)
+        return self.output(self.drop(torch.tanh(deep))), state._replace(h=h, c=c)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def terms(self, x: Tensor, targets: Tensor, sampled: bool) -> Terms:
+        """The loss's parts for images ``x`` and captions ``targets`` (B, T + 1) = START,
+        words, END, PAD... (teacher forcing); ``sampled``: hard attention draws locations."""
+        state = self.encode(x)
+        inputs, gold = targets[:, :-1], targets[:, 1:]  # (B, T) each
+        real = gold != PAD  # (B, T)
+        logits, alphas, log_ps, entropies = [], [], [], []
+        for t in range(inputs.size(1)):
+            z = None
+            if self.attention is not None:
+                z, alpha, beta = self.attend(state)
+                alphas.append(alpha)
+                if sampled:
+                    s = torch.multinomial(alpha.detach(), 1)  # (B, 1) a location per caption
+                    z = state.feats.gather(1, s[..., None].expand(-1, -1, z.size(1)))[:, 0]
+                    log_ps.append(alpha.gather(1, s)[:, 0].clamp_min(1e-12).log())  # (B,)
+                    entropies.append(-(alpha * alpha.clamp_min(1e-12).log()).sum(1))  # (B,)
+                z = beta * z
+            step_logits, state = self.advance(inputs[:, t], z, state)
+            logits.append(step_logits)
+        out = torch.stack(logits, 1)  # (B, T, V)
+        nll = F.cross_entropy(out.float().transpose(1, 2), gold, reduction="none") * real
+        penalty = doubly_stochastic(torch.stack(alphas, 1), real) if alphas else None
+        log_p = entropy = None
+        if sampled:
+            log_p = (torch.stack(log_ps, 1) * real).sum(1)  # (B,) log p(s)
+            entropy = (torch.stack(entropies, 1) * real).sum(1)  # (B,)
+        return Terms(out, nll, real, penalty, log_p, entropy)
+
+    def forward(self, x: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        if targets is None:
+            raise ValueError(
+                "CaptionModel: forward needs the captions (teacher forcing); use decode"
+            )
+        sampled = self.kind == "hard" and self.training and bool(torch.rand(()) >= self.cfg.mix)
+        t = self.terms(x, targets, sampled)
+        n = t.real.sum().clamp_min(1)
+        loss = t.nll.sum() / n
+        if self.kind == "soft" and self.cfg.doubly_stochastic > 0:
+            loss = loss + self.cfg.doubly_stochastic * t.penalty.sum() / n
+        if sampled:
+            cost = t.nll.sum(1)  # (B,) -log p(y | s, a)
+            surrogate = reinforce_surrogate(cost, t.log_p, self.baseline).sum()
+            surrogate = surrogate - self.cfg.entropy_weight * t.entropy.sum()
+            # its gradient, not its value: the loss logged stays the cross-entropy
+            loss = loss + (surrogate - surrogate.detach()) / n
+            with torch.no_grad():
+                decay = self.cfg.baseline_decay
+                self.baseline.mul_(decay).add_((1 - decay) * cost.mean())
+        return t.logits, loss
+
+    def reinforce_variance(self, x: Tensor, targets: Tensor, draws: int = 8) -> dict[str, float]:
+        """The variance of the REINFORCE gradient of one batch with respect to the attention's
+        parameters (its mean over them), over ``draws`` draws of the locations: with the
+        model's baseline b and without (b = 0)."""
+        params = [p for p in self.attention.parameters() if p.requires_grad]
+        grads: dict[str, list[Tensor]] = {"baseline": [], "no_baseline": []}
+        for _ in range(draws):
+            t = self.terms(x, targets, True)
+            cost = t.nll.sum(1)
+            for name, b in (("baseline", self.baseline), ("no_baseline", 0.0)):
+                g = torch.autograd.grad(
+                    reinforce_surrogate(cost, t.log_p, b).sum(), params, retain_graph=True
+                )
+                grads[name].append(torch.cat([v.flatten() for v in g]))
+        return {
+            f"reinforce_grad_variance_{k}": float(torch.stack(v).var(0).mean())
+            for k, v in grads.items()
+        }
+
+    # -- inference ---------------------------------------------------------------------------
+
+    def _log_probs(self, tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        z = None
+        if self.attention is not None:
+            z, _, beta = self.attend(state)
+            z = beta * z
+        logits, state = self.advance(tokens, z, state)
+        return torch.log_softmax(logits.float(), dim=1), state
+
+    @torch.no_grad()
+    def decode(self, images: Tensor, *, max_length: int, beam: int = 1) -> Decoded:
+        """Captions of ``images`` (B, C, S, S): beam search (``beam`` > 1) or greedy search
+        (``rnnkit.nn.decoding``); word ids without START and END."""
+        state, B = self.encode(images), images.size(0)
+        kw = dict(start=START, end=END, max_length=max_length, device=images.device)
+        if beam > 1:
+            return beam_search(self._log_probs, state, B, beam=beam, reorder=_reorder, **kw)
+        return greedy(self._log_probs, state, B, **kw)
+
+    @torch.no_grad()
+    def attention_maps(self, images: Tensor, outputs: list[list[int]]) -> Tensor | None:
+        """(B, T, L) alpha of the step that wrote each word of ``outputs`` (then END), as in
+        decoding (the expected context; zero past each output's end). None without attention."""
+        if self.attention is None:
+            return None
+        state = self.encode(images)
+        T = max(len(o) for o in outputs) + 1
+        tokens = torch.full((len(outputs), T), END, dtype=torch.long, device=images.device)
+        tokens[:, 0] = START
+        for row, o in enumerate(outputs):
+            tokens[row, 1 : len(o) + 1] = torch.tensor(o, dtype=torch.long)
+        maps = []
+        for t in range(T):
+            z, alpha, beta = self.attend(state)
+            maps.append(alpha)
+            _, state = self.advance(tokens[:, t], beta * z, state)
+        lengths = torch.tensor([len(o) for o in outputs], device=images.device)
+        after = torch.arange(T, device=images.device)[None, :] > lengths[:, None]  # (B, T)
+        return torch.stack(maps, 1).masked_fill(after[..., None], 0.0)  # (B, T, L)
