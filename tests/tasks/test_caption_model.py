@@ -1,0 +1,111 @@
+"""rnnkit caption's model: attention sums to 1, the doubly stochastic term's gradient by
+finite differences, REINFORCE unbiased on a toy problem with a known gradient, the hard
+attention's loss and baseline, and captions that end with END or at the length limit."""
+
+import pytest
+import torch
+
+from rnnkit.tasks.caption.config import Config
+from rnnkit.tasks.caption.model import CaptionModel, doubly_stochastic, reinforce_surrogate
+
+V = 12
+
+
+def model(attention, **kw):
+    torch.manual_seed(0)
+    cfg = Config(dataset="scenes", attention=attention, channels=16, hidden_size=24,
+                 embedding_size=8, attention_size=8, dropout=0.0, **kw)  # fmt: skip
+    return CaptionModel(cfg, V, 1)
+
+
+def batch(B=3, T=5):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(B, 1, 32, 32, generator=g)
+    y = torch.randint(4, V, (B, T + 2), generator=g)
+    y[:, 0], y[:, -1] = 2, 3
+    y[0, -2:] = torch.tensor([3, 0])  # a shorter caption, padded
+    return x, y
+
+
+@pytest.mark.parametrize("attention", ["soft", "hard"])
+def test_attention_sums_to_one_over_locations(attention):
+    m = model(attention).eval()
+    x, _ = batch()
+    state = m.encode(x)
+    assert state.feats.shape == (3, 16, 16)  # a 4x4 grid of 32x32 images
+    _, alpha, beta = m.attend(state)
+    assert torch.allclose(alpha.sum(1), torch.ones(3)) and (alpha >= 0).all()
+    assert ((beta > 0) & (beta < 1)).all()
+    maps = m.attention_maps(x, [[5, 6], [7], [4, 5, 6]])
+    assert maps.shape == (3, 4, 16)
+    assert torch.allclose(maps.sum(2), torch.tensor([[1.0, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]))
+    assert model("none").attention_maps(x, [[5]]) is None
+
+
+def test_doubly_stochastic_gradient_by_finite_differences():
+    g = torch.Generator().manual_seed(0)
+    alphas = torch.softmax(torch.randn(2, 4, 6, generator=g, dtype=torch.float64), -1)
+    real = torch.tensor([[True] * 4, [True, True, False, False]])
+    alphas.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda a: doubly_stochastic(a, real), (alphas,))
+    direct = torch.stack([((1 - alphas[b, real[b]].sum(0)) ** 2).sum() for b in range(2)])
+    assert torch.allclose(doubly_stochastic(alphas, real), direct)
+
+
+def test_soft_loss_is_cross_entropy_plus_lambda_times_the_penalty():
+    m = model("soft", doubly_stochastic=0.7).train()
+    x, y = batch()
+    torch.manual_seed(3)
+    _, loss = m(x, y)
+    t = m.terms(x, y, False)
+    n = t.real.sum()
+    assert torch.allclose(loss, t.nll.sum() / n + 0.7 * t.penalty.sum() / n)
+    ce = torch.nn.functional.cross_entropy(t.logits.transpose(1, 2), y[:, 1:], ignore_index=0)
+    assert torch.allclose(t.nll.sum() / n, ce)
+
+
+def test_reinforce_is_unbiased_on_a_toy_problem():
+    # E_s[f(s)] with s ~ softmax(theta): the exact gradient sum_s f(s) grad p(s)
+    torch.manual_seed(0)
+    theta = torch.tensor([0.3, -0.5, 1.0, 0.0], requires_grad=True)
+    f = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    (exact,) = torch.autograd.grad((torch.softmax(theta, 0) * f).sum(), theta)
+    for baseline in (0.0, 1.2):
+        n = 200_000
+        probs = torch.softmax(theta, 0)
+        s = torch.multinomial(probs.detach(), n, replacement=True)
+        surrogate = reinforce_surrogate(f[s], probs[s].log(), baseline).mean()
+        (estimate,) = torch.autograd.grad(surrogate, theta)
+        assert torch.allclose(estimate, exact, atol=0.02), (baseline, estimate, exact)
+
+
+def test_hard_attention_loss_gradient_and_baseline():
+    m = model("hard", mix=0.0).train()  # always sampled
+    x, y = batch()
+    torch.manual_seed(5)
+    _, loss = m(x, y)
+    torch.manual_seed(5)
+    torch.rand(())  # the mixing draw, then the same locations
+    t = m.terms(x, y, True)
+    # the value logged is the cross-entropy; the surrogate adds its gradient alone
+    assert loss.item() == pytest.approx(t.nll.sum().item() / t.real.sum().item())
+    assert m.baseline.item() == pytest.approx(0.1 * t.nll.sum(1).mean().item())
+    loss.backward()
+    assert m.attention.v.weight.grad.abs().sum() > 0  # REINFORCE reaches the scores
+    variance = m.reinforce_variance(x, y, draws=4)
+    assert all(v >= 0 for v in variance.values()) and len(variance) == 2
+    m.eval()  # inference: the expected context, deterministic
+    with torch.no_grad():
+        assert torch.equal(m(x, y)[1], m(x, y)[1])
+
+
+@pytest.mark.parametrize("attention", ["none", "soft", "hard"])
+@pytest.mark.parametrize("beam", [1, 3])
+def test_captions_end_with_end_or_the_limit(attention, beam):
+    m = model(attention).eval()
+    x, _ = batch(B=4)
+    found = m.decode(x, max_length=6, beam=beam)
+    assert len(found.tokens) == 4
+    for tokens, ended in zip(found.tokens, found.ended.tolist(), strict=True):
+        assert ended or len(tokens) == 6
+        assert 3 not in tokens and 2 not in tokens
