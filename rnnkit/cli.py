@@ -31,7 +31,7 @@ TASKS["forecast"] = ("rnnkit.tasks.forecast.cli", "forecast time series: train, 
 TASKS["draw"] = ("rnnkit.tasks.draw.cli", "draw images with a recurrent VAE: train, sample, eval")
 TASKS["translate"] = ("rnnkit.tasks.translate.cli", "seq2seq with attention: train, predict, eval")
 TASKS["handwriting"] = ("rnnkit.tasks.handwriting.cli", "handwriting LSTM: train, write, eval")
-TASKS["caption"] = ("rnnkit.tasks.caption.cli", "image captioning, soft/hard attention: train, predict, eval")
+TASKS["caption"] = ("rnnkit.tasks.caption.cli", "captions with attention: train, predict, eval")
 TASKS["inspect"] = ("rnnkit.inspect.cli", "see inside a run: inspect RUN (structure, gates, cells)")
 
 
