@@ -98,13 +98,15 @@ class Vocabulary:
 # images and captions files
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """The image at ``path`` as (3, size, size) uint8 (RGB, resized); OSError if unreadable."""
+def read_image(path: str | Path, size: int, channels: int = 3) -> np.ndarray:
+    """The image at ``path`` as (channels, size, size) uint8 (RGB, or gray for 1 channel),
+    resized; OSError if unreadable."""
     from PIL import Image
 
     with Image.open(path) as image:
-        rgb = image.convert("RGB").resize((size, size), Image.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1)  # (3, S, S)
+        image = image.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
+    values = np.asarray(image, dtype=np.uint8)
+    return values[None] if values.ndim == 2 else values.transpose(2, 0, 1)  # (C, S, S)
 
 
 def read_images(paths: list[Path], size: int, source: str) -> tuple[np.ndarray, np.ndarray]:
