@@ -65,6 +65,10 @@ def test_train_predict_eval(tmp_path, capsys):
     argv = ["translate", "predict", str(run), "--text", "three four", "--attention-map", str(png)]
     assert main([*argv, "--beam", "1"]) == 0 and png.stat().st_size > 1000
     assert len(capsys.readouterr().out.splitlines()) == 1
+    sampled = [*argv[:5], "--temperature", "1.5", "--seed", "3"]
+    assert main(sampled) == 0 and main(sampled) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    assert first == second  # seeded draws
 
     assert main(["translate", "eval", str(run), "--json", "--beam", "1"]) == 0
     scores = json.loads(capsys.readouterr().out)

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
+
 from rnnkit.data.pairs import PairsDataError, load_pairs
 from rnnkit.tasks.translate.api import (
     EVAL_BATCH,
@@ -106,6 +108,8 @@ def predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"--input {args.input}: no such file")
     loaded = load_model(args.run, args.device)
     options = _options(args)
+    if args.temperature is not None:
+        torch.manual_seed(args.seed)
     chunks = [args.text] if args.text else _lines(args.input)
     for chunk in chunks:
         for line in translate_texts(loaded, chunk, **options):
@@ -136,6 +140,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--input", default="", help="a file of one sentence a line (- = stdin)")
     p.add_argument("--attention-map", default="", help="PNG of the attention of each --text")
     p.add_argument("--temperature", type=float, help="sample at this temperature, not search")
+    p.add_argument("--seed", type=int, default=0, help="seed of --temperature's draws (default 0)")
     _add_decoding_args(p)
     p.set_defaults(func=predict)
 
