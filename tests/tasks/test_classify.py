@@ -15,7 +15,7 @@ from rnnkit.cli import main
 from rnnkit.data.ucr import from_arrays
 from rnnkit.tasks import classify
 from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
-from rnnkit.tasks.classify.data import resolve
+from rnnkit.tasks.classify.data import resolve, resolve_validation
 
 FAST = ["--no-tensorboard", "--threads", "1", "--warmup-steps", "10"]
 
@@ -338,6 +338,16 @@ def test_auto_defaults_resolve_from_the_data(per_step, fit_size, given, expected
     cfg = resolve(Config(**given), train_set, fit_size)
     assert (cfg.model, cfg.dropout, cfg.max_steps) == expected
     assert cfg.head == ("step" if per_step else "sequence") and cfg.batch_size == 16
+
+
+@pytest.mark.parametrize(
+    "train_size, given, expected",
+    [(490, {}, 0.0), (500, {}, 0.1), (5000, {}, 0.1), (40, {"val_fraction": 0.2}, 0.2),
+     (5000, {"val_data": "v.npz"}, 0.0)],
+)  # fmt: skip
+def test_auto_validation_only_where_it_holds_enough_sequences(train_size, given, expected):
+    # 10% of a few dozen sequences would pick the checkpoint by chance: the training loss does
+    assert resolve_validation(Config(**given), train_size).val_fraction == expected
 
 
 def test_auto_is_refused_where_it_means_nothing(capsys):

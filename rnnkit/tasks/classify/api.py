@@ -36,7 +36,12 @@ from rnnkit.data.ucr import (
 )
 from rnnkit.metrics import classification_report, log_loss
 from rnnkit.tasks.classify.config import TASK, Config
-from rnnkit.tasks.classify.data import load_splits, resolve, validation_split
+from rnnkit.tasks.classify.data import (
+    load_splits,
+    resolve,
+    resolve_validation,
+    validation_split,
+)
 from rnnkit.tasks.classify.model import SequenceClassifier, build_model
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
@@ -173,6 +178,7 @@ def train_run(
     if test_set is not None:
         check_features(test_set, train_set.num_features)
         encoder.encode(test_set)  # a test label unknown to training: a clear error now
+    cfg = resolve_validation(cfg, len(train_set))
     fit_set, val_set = validation_split(cfg, train_set, encoder)
     cfg = resolve(cfg, train_set, len(fit_set))
     y_fit, y_val = encoder.encode(fit_set), encoder.encode(val_set)

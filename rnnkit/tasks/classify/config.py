@@ -13,6 +13,9 @@ TASK = "classify"
 # neither, but the saved config holds it resolved from the labels, so it is resolved again)
 # max_steps -1 (auto): the most of (steps, epochs), capped at the last
 AUTO_STEPS = (1000, 10, 20000)
+# val_fraction -1 (auto): this fraction, where it holds at least this many sequences (else 0:
+# a handful of sequences would pick the checkpoint by chance, the untrained one included)
+AUTO_VAL = (0.1, 50)
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
@@ -40,7 +43,10 @@ class Config(TrainConfig):
     test_data: str = option("", "test data for --data ('' = hold out --test-fraction of it)")
     test_fraction: float = option(0.2, "with --data and no --test-data: the part held out")
     val_fraction: float = option(
-        0.1, "part of training held out to pick best.safetensors (0 = pick on the training loss)"
+        -1.0,
+        "part of training held out to pick best.safetensors (0 = pick on the training "
+        f"loss, as the LSTM-FCN and FCN papers; -1 = auto: {AUTO_VAL[0]:g} where that holds at "
+        f"least {AUTO_VAL[1]} sequences, else 0)",
     )
     val_data: str = option(
         "", "validation data that picks best.safetensors, instead of holding out --val-fraction"
@@ -92,7 +98,10 @@ class Config(TrainConfig):
         require(
             0 < self.test_fraction < 1, "test_fraction", "a number in (0, 1)", self.test_fraction
         )
-        require(0 <= self.val_fraction < 1, "val_fraction", "a number in [0, 1)", self.val_fraction)
+        require(
+            0 <= self.val_fraction < 1 or self.val_fraction == -1,
+            "val_fraction", "a number in [0, 1), or -1 (auto)", self.val_fraction,
+        )  # fmt: skip
         if self.dataset and self.data:
             raise ConfigError("expected one of --dataset NAME or --data PATH, got both")
         if self.test_data and not self.data:

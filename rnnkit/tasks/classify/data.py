@@ -18,7 +18,7 @@ from rnnkit.data.ucr import (
     load_file,
     stratified_split,
 )
-from rnnkit.tasks.classify.config import AUTO_STEPS, Config, resolve_model
+from rnnkit.tasks.classify.config import AUTO_STEPS, AUTO_VAL, Config, resolve_model
 from rnnkit.train.config import ConfigError
 
 
@@ -74,6 +74,15 @@ def resolve(cfg: Config, train_set: SequenceSet, fit_size: int) -> Config:
         least, epochs, most = AUTO_STEPS
         steps = min(most, max(least, epochs * steps_per_epoch))
     return resolve_model(dataclasses.replace(cfg, head=head, max_steps=steps))
+
+
+def resolve_validation(cfg: Config, train_size: int) -> Config:
+    """``cfg`` with ``val_fraction`` "auto" (-1) fixed for a training set of ``train_size``."""
+    if cfg.val_fraction != -1:
+        return cfg
+    fraction, least = AUTO_VAL
+    enough = not cfg.val_data and round(fraction * train_size) >= least
+    return dataclasses.replace(cfg, val_fraction=fraction if enough else 0.0)
 
 
 def validation_split(
