@@ -48,7 +48,7 @@ def test_eval_json_matches_the_api_and_pycocoevalcap(soft_run, capsys):
     assert {"bleu1", "bleu2", "bleu3", "bleu4", "cider", "n", "distinct_captions"} <= set(scores)
     assert 0 <= scores["localization"] <= 1 and 0 < scores["localization_chance"] < 1
     captioner = Captioner.load(soft_run)
-    test = load_splits(captioner.cfg).test
+    test = load_splits(captioner.cfg, test_only=True).test
     hyps = captioner.caption(test.images, beam=1)
     from rnnkit.metrics.captioning import caption_scores
 
@@ -57,7 +57,7 @@ def test_eval_json_matches_the_api_and_pycocoevalcap(soft_run, capsys):
 
 
 def test_predict_image_files_with_an_attention_map(soft_run, tmp_path, capsys):
-    test = load_splits(load_model(soft_run).cfg).test
+    test = load_splits(load_model(soft_run).cfg, test_only=True).test
     paths = []
     for i in range(2):
         Image.fromarray(test.images[i, 0]).save(tmp_path / f"s{i}.png")

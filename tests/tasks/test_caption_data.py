@@ -72,6 +72,9 @@ def test_scenes_fall_back_to_drawn_shapes(tmp_path):
     splits = load_splits(cfg)
     assert splits.source == "scenes (shapes)"
     assert (len(splits.train), len(splits.valid), len(splits.test)) == (30, 3, 3)
+    alone = load_splits(cfg, test_only=True)  # what eval reads: the same test scenes alone
+    assert (len(alone.train), len(alone.valid)) == (0, 0)
+    assert np.array_equal(alone.test.images, splits.test.images)
 
 
 def write_png(path, value):

@@ -363,7 +363,7 @@ class Captioner:
         loaded = self._ready()
         if data is None:
             if self.splits is None:
-                self.splits = load_splits(self.cfg)
+                self.splits = load_splits(self.cfg, test_only=True)
             data = self.splits.test
         names = self.splits.names if self.splits is not None else loaded.meta.get("names", ())
         return evaluate_model(loaded, data, names, **options)

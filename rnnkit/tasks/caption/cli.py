@@ -72,7 +72,7 @@ def evaluate(args: argparse.Namespace) -> int:
     on the run's test split."""
     options = _options(args)
     loaded = load_model(args.run, args.device)
-    test = load_splits(loaded.cfg).test
+    test = load_splits(loaded.cfg, test_only=True).test
     names = loaded.meta.get("names", [])
     scores = evaluate_model(loaded, test, names, progress=True, **options)
     source = f"{loaded.meta.get('data_source')} test"

@@ -197,12 +197,18 @@ def load_json_splits(cfg: Config) -> Splits:
     return Splits(parts["train"], parts["valid"], parts["test"], str(path))
 
 
-def load_splits(cfg: Config) -> Splits:
-    """The splits of ``cfg``: ``--dataset scenes`` or ``--data``."""
+def load_splits(cfg: Config, test_only: bool = False) -> Splits:
+    """The splits of ``cfg``: ``--dataset scenes`` or ``--data``; ``test_only``: scenes
+    generate the test split alone (the others are left empty)."""
     if cfg.dataset == "scenes":
+        sizes = {"train": cfg.scenes, "valid": max(1, cfg.scenes // 10)}
+        sizes = {k: 0 if test_only else n for k, n in sizes.items()}
+        sizes["test"] = max(1, cfg.scenes // 10)
         sets = {}
-        for split, n in (("train", cfg.scenes), ("valid", max(1, cfg.scenes // 10)),
-                         ("test", max(1, cfg.scenes // 10))):  # fmt: skip
+        for split, n in sizes.items():
+            if not n:  # not wanted: not generated
+                sets[split] = CaptionSet(np.zeros((0, 1, cfg.canvas, cfg.canvas), np.uint8), [], [])
+                continue
             scenes, items = load_scenes(cfg.scenes_folder, split, n, cfg.canvas)
             sets[split] = CaptionSet(scenes.images, scenes.captions, scenes.boxes)
         return Splits(sets["train"], sets["valid"], sets["test"], f"scenes ({items})", scenes.names)
