@@ -116,3 +116,27 @@ def test_captioner_fits_arrays_and_refuses_bad_shapes():
         captioner.caption(np.zeros((2, 1, 32, 32), np.uint8))
     with pytest.raises(ValueError, match="N lists of captions"):
         Captioner(**kw).fit(scenes.images, scenes.captions[:3])
+
+
+def test_train_on_a_coco_json_of_color_images(tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    images, annotations = [], []
+    for i in range(12):
+        color = (200, 30, 30) if i % 2 else (30, 30, 200)
+        Image.new("RGB", (40, 30), color).save(folder / f"{i}.jpg")
+        images.append({"id": i, "file_name": f"{i}.jpg"})
+        annotations.append({"image_id": i, "caption": "A red box." if i % 2 else "A blue box."})
+    data = tmp_path / "captions_train.json"
+    data.write_text(json.dumps({"images": images, "annotations": annotations}))
+    out = tmp_path / "run"
+    tiny = [a for a in TINY if a not in ("--dataset", "scenes", "--scenes-folder")]
+    tiny = [a for a in tiny if not a.startswith("/nonexistent") and a != "--scenes" and a != "48"]
+    argv = ["caption", "train", "--out", str(out), "--data", str(data), "--images", str(folder),
+            "--image-size", "16", "--min-count", "1", "--test-fraction", "0.3", *tiny]  # fmt: skip
+    assert main(argv) == 0
+    assert "test (" in capsys.readouterr().out
+    assert load_model(out).meta["in_channels"] == 3
+    assert main(["caption", "predict", str(out), str(folder / "1.jpg")]) == 0
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and set(line.split()) <= {"a", "red", "blue", "box", "<unk>"}
