@@ -13,7 +13,8 @@ loader (``subjects.py``), traces the gates of its recurrent layer on one input
 - charlm only, ``cells.html``: the text coloured by a chosen cell, and the cells ranked by how
   well they track features of the text (``analysis.rank_cells``), the ranking also returned.
 
-For a translate run it draws the attention maps instead (``attention.py``): ``attention.png``.
+For a translate or caption run it draws the attention maps instead (``attention.py``):
+``attention.png``.
 
 This package sits above the tasks (it reads their runs and composes their loaders), so it is
 not one of them: it trains nothing and has no Config.
@@ -35,6 +36,7 @@ from rnnkit.inspect.analysis import (
     saturation,
     text_features,
 )
+from rnnkit.inspect.attention import TASKS as ATTENTION_TASKS
 from rnnkit.inspect.attention import write_attention_maps
 from rnnkit.inspect.structure import describe
 from rnnkit.inspect.subjects import DEFAULT_CHARS, Subject, load_subject, run_task
@@ -122,13 +124,10 @@ def inspect_run(
     folder = (
         Path(out) if out is not None else (Path(run) if Path(run).is_dir() else Path(run).parent)
     )
-    if run_task(run) == "translate":  # the task draws its attention maps
-        if data is not None:
-            raise ValueError(
-                "--data is for classify and forecast runs; a translate run reads --text"
-            )
+    task = run_task(run)
+    if task in ATTENTION_TASKS:  # the task draws its attention maps
         _make(folder)
-        return Inspection("translate", write_attention_maps(run, folder, text, device))
+        return Inspection(task, write_attention_maps(task, run, folder, text, data, device))
     subject = load_subject(run, text, data, index, chars, device)
     rnn = subject.rnn
     layer = rnn.num_layers - 1 if layer is None else layer

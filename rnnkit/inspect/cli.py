@@ -1,6 +1,6 @@
 """``rnnkit inspect RUN``: the verb-less command of ``rnnkit.inspect`` (structure, gates,
 saturation and, for charlm, the cells page and ranking) for a run of charlm, classify or
-forecast; the attention maps of a translate run."""
+forecast; the attention maps of a translate or caption run."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     from rnnkit.inspect.subjects import DEFAULT_CHARS
 
     parser.add_argument(
-        "run", help="a run directory (or checkpoint) of charlm, classify, forecast or translate"
+        "run",
+        help="a run (directory or checkpoint) of charlm, classify, forecast, translate, caption",
     )
     parser.add_argument("--out", default=None, help="folder for the files (default: the run's)")
     parser.add_argument("--text", default=None,
@@ -75,7 +76,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "text, else a sample of the model); translate: sentences, one a "
                         "line (default: the run's test split)")  # fmt: skip
     parser.add_argument("--data", default=None,
-                        help="classify/forecast: data file (default: the run's data)")  # fmt: skip
+                        help="classify/forecast: data file (default: the run's data); caption: "
+                        "an image or a folder of images (default: its test split)")  # fmt: skip
     parser.add_argument("--index", type=int, default=0, help="which sequence/series of the data")
     parser.add_argument("--chars", type=_positive, default=DEFAULT_CHARS,
                         help="charlm: characters of text read at most")  # fmt: skip

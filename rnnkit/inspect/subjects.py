@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from rnnkit.nn.recurrent import _RNNBase
 from rnnkit.train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 
-TASKS = ("charlm", "classify", "forecast", "translate")  # translate: attention maps only
+TASKS = ("charlm", "classify", "forecast", "translate", "caption")  # the last two: attention
 DEFAULT_CHARS = 2000  # characters of text traced by default
 
 
@@ -98,8 +98,8 @@ def load_subject(
 ) -> Subject:
     """The model of ``run`` and its input (see the module docstring)."""
     task = run_task(run)
-    if task == "translate":
-        raise ValueError("a translate run has attention maps to inspect, not one recurrent layer")
+    if task in ("translate", "caption"):
+        raise ValueError(f"a {task} run has attention maps to inspect, not one recurrent layer")
     if task == "charlm":
         if data is not None:
             raise ValueError("--data is for classify and forecast runs; a charlm run reads --text")

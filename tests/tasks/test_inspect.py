@@ -223,3 +223,24 @@ def test_other_layers_bidirectional_and_lstm_fcn(task, extra, tmp_path):
     layers = trace_subject(subject)
     d = 2 if subject.rnn.bidirectional else 1
     assert layers[-1]["h"].shape[1] == d * subject.rnn.hidden_size
+
+
+def test_caption_run_draws_its_attention_maps(tmp_path, capsys):
+    flags = ("--dataset scenes --scenes 24 --scenes-folder /nonexistent/fashion-mnist "
+             "--channels 8 --hidden-size 8 --embedding-size 8 --attention-size 8 --batch-size 8 "
+             "--max-steps 2 --eval-every 2 --warmup-steps 0 --threads 1 --no-tensorboard "
+             "--beam 1").split()  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["caption", "train", "--out", str(tmp_path / "run"), *flags]) == 0
+    out = tmp_path / "o"
+    assert main(["inspect", str(tmp_path / "run"), "--out", str(out)]) == 0  # the test split
+    assert (out / "attention.png").read_bytes()[:4] == b"\x89PNG"
+    from matplotlib.image import imsave
+
+    (tmp_path / "images").mkdir()
+    imsave(tmp_path / "images" / "a.png", np.random.default_rng(0).random((20, 20)), cmap="gray")
+    (out / "attention.png").unlink()
+    assert main(["inspect", str(tmp_path / "run"), "--data", str(tmp_path / "images"),
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert (out / "attention.png").is_file()
+    fails(["inspect", str(tmp_path / "run"), "--text", "x.txt"], capsys, "a caption run reads")
