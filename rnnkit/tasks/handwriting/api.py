@@ -133,10 +133,12 @@ def window_alignment(model: HandwritingModel, lines: StrokeSet, alphabet: Alphab
     ``monotone`` the fraction of lines where it never moves back half a character or more
     (never back to an earlier character), ``monotone_strict`` never back more than 0.01;
     ``past_end`` the fraction where it ends past the last character (> U - 0.5: on the end
-    marker); ``n`` the lines."""
+    marker); ``end_median`` the median of the final position minus the last character's;
+    ``n`` the lines."""
     if not model.synthesis:
         raise ValueError("window_alignment: a prediction network has no window")
     counts = dict.fromkeys(("monotone", "monotone_strict", "past_end"), 0)
+    ends = []  # the final position minus the last character's (U - 1), per line
     for index, x, y in _eval_batches(model, lines, alphabet):
         position = model.run(x).position  # (B, T)
         for row, i in enumerate(index):
@@ -145,7 +147,9 @@ def window_alignment(model: HandwritingModel, lines: StrokeSet, alphabet: Alphab
             counts["monotone"] += fall < 0.5
             counts["monotone_strict"] += fall <= 0.01
             counts["past_end"] += bool(p[-1] > len(lines.texts[i]) - 0.5)
-    return {k: v / len(lines) for k, v in counts.items()} | {"n": len(lines)}
+            ends.append(float(p[-1]) - (len(lines.texts[i]) - 1))
+    rates = {k: v / len(lines) for k, v in counts.items()}
+    return rates | {"end_median": float(np.median(ends)), "n": len(lines)}
 
 
 # ---------------------------------------------------------------------------------------------
