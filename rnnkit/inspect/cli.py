@@ -39,6 +39,9 @@ def inspect(args: argparse.Namespace) -> int:
     from rnnkit.inspect import inspect_run
     from rnnkit.inspect.subjects import run_task
 
+    if args.run is None:  # `rnnkit inspect` alone: its help, as a task named without a verb
+        args.parser.print_help()
+        return 0
     if args.json and run_task(args.run) != "charlm":
         raise ValueError(
             f"--json prints the cells ranked by features of a text ({', '.join(FEATURES)}), and "
@@ -67,9 +70,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     from rnnkit.inspect.subjects import DEFAULT_CHARS
 
     parser.add_argument(
-        "run",
-        help="a run (directory or checkpoint) of charlm, classify, forecast, translate, caption",
-    )
+        "run", nargs="?",
+        help="a run (directory or checkpoint) of charlm, classify, forecast, translate or "
+        "caption, as `rnnkit TASK train --out RUN` writes it",
+    )  # fmt: skip
     parser.add_argument("--out", default=None, help="folder for the files (default: the run's)")
     parser.add_argument("--text", default=None,
                         help="charlm: a UTF-8 text file to read (default: the run's held-out "
@@ -88,4 +92,4 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the ranking of cells as JSON (charlm)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
-    parser.set_defaults(func=inspect)
+    parser.set_defaults(func=inspect, parser=parser)

@@ -163,6 +163,11 @@ def test_charlm_run_without_its_corpus_reads_a_sample_of_the_model(runs, tmp_pat
     assert held_out == corpus[len(corpus) - round(len(corpus) * 0.1) :][:50]
 
 
+def test_inspect_alone_prints_its_help(capsys):
+    assert main(["inspect"]) == 0
+    assert "rnnkit TASK train --out RUN" in " ".join(capsys.readouterr().out.split())
+
+
 def test_inspect_errors_are_one_line(runs, tmp_path, capsys):
     fails(["inspect", str(tmp_path / "nothing")], capsys, "no such run directory")
     fails(["inspect", str(runs["forecast"]), "--json"], capsys, "only charlm runs read text")
