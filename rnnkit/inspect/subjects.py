@@ -125,8 +125,9 @@ def _charlm(run: str | Path, text: str | Path | None, chars: int, device: str) -
             raise OSError(f"--text {text}: cannot read it as UTF-8 text ({e})") from None
     else:
         folder = Path(run) if Path(run).is_dir() else Path(run).parent
-        if (folder / "corpus.json").is_file():  # the held-out tail the run validated on
-            _, val = split_corpus(np.asarray(Corpus.load(folder).ids), cfg.val_fraction)
+        if (folder / "corpus.json").is_file():  # the held-out text the run validated on
+            ids = np.asarray(Corpus.load(folder).ids)
+            _, val = split_corpus(ids, cfg.val_fraction, cfg.val_blocks)
             body = vocab.decode(val[:chars])
         else:
             body = "".join(stream_sample(model, vocab, "", chars, 1.0, 0, 0))

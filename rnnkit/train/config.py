@@ -210,6 +210,13 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
     return cls(**_checked_values(cls, values, cls.__name__, hint))
 
 
+def saved_config(cls: type[C], values: dict[str, Any]) -> C:
+    """The config a run saved (a checkpoint's or config.json's ``values``): a field it lacks,
+    saved by an older rnnkit, takes the value it had then (``cls.SAVED_BEFORE``), not today's
+    default."""
+    return config_from_dict(cls, getattr(cls, "SAVED_BEFORE", {}) | values)
+
+
 def load_config_file(path: str | Path, cls: type) -> dict[str, Any]:
     """The config values of a file, each checked against a field of ``cls``: a run's
     config.json (or the run directory), a JSON object or a TOML table (``.toml``) of

@@ -42,6 +42,7 @@ from rnnkit.train.config import (
     config_from_dict,
     config_to_dict,
     flag_name,
+    saved_config,
 )
 
 try:  # POSIX; elsewhere runs are not locked
@@ -322,9 +323,7 @@ def run_config(
     path = out / "last.safetensors"
     resume_from = load_checkpoint(path, task=task)
     _check_resume_meta(resume_from[1], path)
-    # a field the run's config lacks (saved by an older rnnkit) takes the value it had then
-    saved_before = getattr(config_cls, "SAVED_BEFORE", {})
-    saved = config_from_dict(config_cls, saved_before | resume_from[1]["config"])
+    saved = saved_config(config_cls, resume_from[1]["config"])
     start = dataclasses.replace(saved, **resume_base) if resume_base else saved
     cfg = config_from_dict(config_cls, config_to_dict(start) | flags)
     for name in fixed:

@@ -16,6 +16,7 @@ import torch
 from cli_helpers import fails, train_argv
 
 from rnnkit.cli import main
+from rnnkit.data.text import split_corpus
 from rnnkit.inspect import inspect_run, trace_subject
 from rnnkit.inspect.analysis import FEATURES, text_features
 from rnnkit.inspect.structure import describe, forward_shapes
@@ -158,9 +159,11 @@ def test_charlm_run_without_its_corpus_reads_a_sample_of_the_model(runs, tmp_pat
     shutil.copy(runs["charlm"] / "best.safetensors", tmp_path / "ckpt" / "model.safetensors")
     subject = load_subject(tmp_path / "ckpt" / "model.safetensors", chars=50)
     assert len(subject.text) == 50 and subject.x.shape == (1, 50)
-    held_out = load_subject(runs["charlm"], chars=50).text  # the run's validation tail
+    held_out = load_subject(runs["charlm"], chars=50).text  # the run's validation text
     corpus = (runs["charlm"].parent / "source.py").read_text()
-    assert held_out == corpus[len(corpus) - round(len(corpus) * 0.1) :][:50]
+    ids = np.arange(len(corpus))
+    _, val = split_corpus(ids, 0.1, blocks=10)  # the defaults: 10% in 10 blocks
+    assert held_out == "".join(corpus[i] for i in val[:50])
 
 
 def test_inspect_alone_prints_its_help(capsys):

@@ -43,7 +43,7 @@ from rnnkit.train.checkpoint import (
     resolve_checkpoint,
     strip_prefix,
 )
-from rnnkit.train.config import ConfigError, config_from_dict
+from rnnkit.train.config import ConfigError, config_from_dict, saved_config
 from rnnkit.train.numpy_engine import NumpyEngine
 from rnnkit.train.run import open_run
 from rnnkit.train.runtime import resolve_device, seed_everything
@@ -63,7 +63,7 @@ def load_model(
     path = resolve_checkpoint(path)
     tensors, meta = load_checkpoint(path, task=TASK)
     require_meta(meta, ("config", "vocab"), path)
-    cfg = config_from_dict(Config, meta["config"])
+    cfg = saved_config(Config, meta["config"])
     try:
         vocab = Vocab(meta["vocab"])
     except (TypeError, AttributeError, TextDataError) as e:
