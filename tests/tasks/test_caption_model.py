@@ -87,8 +87,10 @@ def test_hard_attention_loss_gradient_and_baseline():
     torch.manual_seed(5)
     torch.rand(())  # the mixing draw, then the same locations
     t = m.terms(x, y, True)
-    # the value logged is the cross-entropy; the surrogate adds its gradient alone
-    assert loss.item() == pytest.approx(t.nll.sum().item() / t.real.sum().item())
+    # the value logged is the cross-entropy (+ lambda * the doubly stochastic term); the
+    # REINFORCE surrogate adds its gradient alone
+    n = t.real.sum().item()
+    assert loss.item() == pytest.approx((t.nll.sum().item() + t.penalty.sum().item()) / n)
     assert m.baseline.item() == pytest.approx(0.1 * t.nll.sum(1).mean().item())
     loss.backward()
     assert m.attention.v.weight.grad.abs().sum() > 0  # REINFORCE reaches the scores

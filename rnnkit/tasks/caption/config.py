@@ -48,7 +48,7 @@ class Config(TrainConfig):
     attention: Literal["none", "soft", "hard"] = option(
         "soft", "none (image into the first state), soft (deterministic), hard (REINFORCE)"
     )
-    doubly_stochastic: float = option(1.0, "soft: lambda of sum_i (1 - sum_t alpha_ti)^2")
+    doubly_stochastic: float = option(1.0, "soft, hard: lambda of sum_i (1 - sum_t alpha_ti)^2")
     entropy_weight: float = option(0.002, "hard: weight of the attention's entropy bonus")
     baseline_decay: float = option(0.9, "hard: b <- decay * b + (1 - decay) * cost")
     mix: float = option(0.5, "hard: chance of a batch using the expected context in training")
