@@ -132,12 +132,12 @@ def window_alignment(model: HandwritingModel, lines: StrokeSet, alphabet: Alphab
     mean position the alpha-weighted mean of the Gaussians' kappa (characters at 0..U-1):
     ``monotone`` the fraction of lines where it never moves back half a character or more
     (never back to an earlier character), ``monotone_strict`` never back more than 0.01;
-    ``past_end`` the fraction where it ends past the last character (> U - 0.5: on the end
-    marker); ``end_median`` the median of the final position minus the last character's;
-    ``n`` the lines."""
+    ``past_last`` the fraction where it ends past the last character's position (> U - 1),
+    ``past_end`` past the middle between it and the end marker (> U - 0.5); ``end_median``
+    the median of the final position minus the last character's; ``n`` the lines."""
     if not model.synthesis:
         raise ValueError("window_alignment: a prediction network has no window")
-    counts = dict.fromkeys(("monotone", "monotone_strict", "past_end"), 0)
+    counts = dict.fromkeys(("monotone", "monotone_strict", "past_last", "past_end"), 0)
     ends = []  # the final position minus the last character's (U - 1), per line
     for index, x, y in _eval_batches(model, lines, alphabet):
         position = model.run(x).position  # (B, T)
@@ -146,6 +146,7 @@ def window_alignment(model: HandwritingModel, lines: StrokeSet, alphabet: Alphab
             fall = float(np.max(p[:-1] - p[1:], initial=0.0))  # the largest step back
             counts["monotone"] += fall < 0.5
             counts["monotone_strict"] += fall <= 0.01
+            counts["past_last"] += bool(p[-1] > len(lines.texts[i]) - 1)
             counts["past_end"] += bool(p[-1] > len(lines.texts[i]) - 0.5)
             ends.append(float(p[-1]) - (len(lines.texts[i]) - 1))
     rates = {k: v / len(lines) for k, v in counts.items()}
