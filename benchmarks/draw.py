@@ -26,6 +26,13 @@ glimpses of LSTMs of 256 take ~15x longer a step). The read and write sizes by a
 300-step runs (``--sweep``): the validation bounds it printed are in SWEEP below, and the best
 pair is the default. The machine was shared with other jobs while these ran: wall times are
 indicative only.
+
+What it showed here (test bound, nats; one seed; draw-gaussian / draw-none / vae): T = 8, 600
+steps 273.85 / 261.54 / 290.92; T = 8, 2000 steps 256.35 / 249.82 / 261.09; T = 16, 600 steps
+266.18 / 259.69 / 298.81; T = 32 261.25 / 260.15 / 302.17; T = 64 (the paper's) 261.06 /
+261.66 / 308.16. Attention always beats the plain VAE of its size; it beats the 4.5x larger
+attention-free DRAW only at 64 glimpses, by 0.6 nats, the gap closing as glimpses and steps
+grow.
 """
 
 from __future__ import annotations
