@@ -214,7 +214,9 @@ def saved_config(cls: type[C], values: dict[str, Any]) -> C:
     """The config a run saved (a checkpoint's or config.json's ``values``): a field it lacks,
     saved by an older rnnkit, takes the value it had then (``cls.SAVED_BEFORE``), not today's
     default."""
-    return config_from_dict(cls, getattr(cls, "SAVED_BEFORE", {}) | values)
+    if isinstance(values, dict):  # else config_from_dict says what is wrong with it
+        values = getattr(cls, "SAVED_BEFORE", {}) | values
+    return config_from_dict(cls, values)
 
 
 def load_config_file(path: str | Path, cls: type) -> dict[str, Any]:
