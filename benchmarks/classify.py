@@ -70,7 +70,7 @@ import multiprocessing
 import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -237,14 +237,11 @@ def final_runs(name: str, argv: list[str], seeds: int, pool, root: Path) -> list
     ]
 
 
-class _Done:
-    """A result already there, read as a future's."""
-
-    def __init__(self, value: dict):
-        self.value = value
-
-    def result(self) -> dict:
-        return self.value
+def done(value: dict) -> Future:
+    """A future that already holds ``value`` (a run made in this process)."""
+    future = Future()
+    future.set_result(value)
+    return future
 
 
 def main() -> None:
@@ -293,7 +290,7 @@ def main() -> None:
                     print(f"{label} (defaults) seed {seed}: test accuracy "
                           f"{summaries[-1]['test_accuracy']:.4f} ({summaries[-1]['steps']} "
                           f"steps, {summaries[-1]['seconds']:.0f} s)", flush=True)  # fmt: skip
-                results[label, "defaults"] = ("the defaults", [_Done(s) for s in summaries])
+                results[label, "defaults"] = ("the defaults", [done(s) for s in summaries])
                 continue
             if label == "FashionMNIST":
                 steps = max(10, round(FASHION_STEPS * args.scale))
