@@ -15,7 +15,7 @@ FIXED_ON_RESUME = (
     "freq", "fill", "holdout", "val_periods", "input_length", "horizon", "head", "relative",
     "hidden_size",
     "num_layers", "layer_norm", "loss", "quantiles", "difference", "season", "transform", "scaler",
-    "batch_size", "stride",
+    "batch_size", "stride", "model", "dilations",
 )  # fmt: skip
 
 
@@ -52,6 +52,15 @@ class Config(TrainConfig):
         0, "periods before the holdout for validation (0 = none: the loss on training windows)"
     )
     # the model
+    model: Literal["reglstm", "es-rnn"] = option(
+        "reglstm", "reglstm (an LSTM and a linear head) or es-rnn (Smyl's hybrid)"
+    )
+    dilations: str = option(
+        "", "es-rnn: dilation of each LSTM layer, comma-separated, e.g. 1,2 ('' = none)"
+    )
+    baselines: Literal["none", "fast", "all"] = option(
+        "all", "baselines scored beside the model: none, fast (naive, seasonal naive) or all"
+    )
     input_length: int = option(24, "periods the model reads before forecasting")
     horizon: int = option(0, "periods forecast at once (0 = --holdout); longer ones recurse")
     head: Literal["many-to-one", "many-to-many"] = option(
