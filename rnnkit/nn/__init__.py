@@ -15,6 +15,7 @@ from rnnkit.nn.glimpse import GaussianGlimpse, Glimpse, filterbanks, glimpse_par
 from rnnkit.nn.losses import REGRESSION_LOSSES, pinball_loss, regression_loss
 from rnnkit.nn.mdn import MixtureDensityHead, mdn_nll, mdn_sample
 from rnnkit.nn.recurrent import GRU, LSTM, RNN
+from rnnkit.nn.stn import SpatialTransformer
 from rnnkit.nn.trace import Trace, TracedCall, trace
 
 RNNS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the layer of a config's "lstm" | "gru" | "rnn"
@@ -27,4 +28,5 @@ __all__ = [
     "REGRESSION_LOSSES", "pinball_loss", "regression_loss",
     "MixtureDensityHead", "mdn_nll", "mdn_sample",
     "GaussianGlimpse", "Glimpse", "filterbanks", "glimpse_params",
+    "SpatialTransformer",
 ]  # fmt: skip
