@@ -122,7 +122,8 @@ def _pixel_grid(height: int, width: int) -> np.ndarray:
 def warp(images: np.ndarray, inverse: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``images`` (N, H, W) warped by the maps ``inverse`` (N, 3, 3), each taking an output
     pixel (x, y, 1) to its input pixel (homogeneous: affine or projective), onto ``size``
-    (Ho, Wo). Output points the map sends beyond its horizon are zero. Returns (N, Ho, Wo)."""
+    (Ho, Wo). Output points mapped to depth <= 0 (beyond a projective map's horizon) are zero,
+    so a map's sign must make the item's depth positive. Returns (N, Ho, Wo)."""
     n, h, w = images.shape
     ho, wo = size
     m = torch.from_numpy(_to_unit(h, w) @ inverse)  # (N, 3, 3): output pixel -> input unit
@@ -202,8 +203,11 @@ def project(images: np.ndarray, corners: np.ndarray) -> np.ndarray:
     """``images`` (N, H, W) mapped so their corners (``item_corners``) land at ``corners``
     (N, 4, 2) (x, y), on the same size. Returns (N, H, W)."""
     n, h, w = images.shape
-    src = np.broadcast_to(item_corners(h, w), (n, 4, 2))
-    return warp(images, homography(np.asarray(corners, np.float64), src), (h, w))
+    corners = np.asarray(corners, np.float64)
+    inverse = homography(corners, np.broadcast_to(item_corners(h, w), (n, 4, 2)))  # (N, 3, 3)
+    middle = np.concatenate([corners.mean(axis=1), np.ones((n, 1))], axis=1)  # (N, 3)
+    depth = np.einsum("ni,ni->n", inverse[:, 2], middle)  # in front of the camera: positive
+    return warp(images, inverse * np.sign(depth)[:, None, None], (h, w))
 
 
 def _gaussian_matrix(size: int, sigma: float, truncate: float) -> np.ndarray:
