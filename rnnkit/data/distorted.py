@@ -36,6 +36,7 @@ seconds on one core, so each call generates them afresh (``progress=True`` shows
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,7 +127,13 @@ def warp(images: np.ndarray, inverse: np.ndarray, size: tuple[int, int]) -> np.n
     so a map's sign must make the item's depth positive. Returns (N, Ho, Wo)."""
     n, h, w = images.shape
     ho, wo = size
-    m = torch.from_numpy(_to_unit(h, w) @ inverse)  # (N, 3, 3): output pixel -> input unit
+    m = _to_unit(h, w) @ inverse  # (N, 3, 3): output pixel -> input unit
+    if np.array_equal(inverse[:, 2], np.broadcast_to([0.0, 0.0, 1.0], (n, 3))):  # affine
+        theta = m @ np.linalg.inv(_to_unit(ho, wo))  # (N, 3, 3): output unit -> input unit
+        theta = torch.from_numpy(theta[:, :2].astype(np.float32))  # (N, 2, 3)
+        grid = F.affine_grid(theta, [n, 1, ho, wo], align_corners=False)  # (N, Ho, Wo, 2)
+        return _grid_sample(images, grid)
+    m = torch.from_numpy(m)
     mapped = m @ torch.from_numpy(_pixel_grid(ho, wo).T)  # (N, 3, Ho*Wo)
     depth = mapped[:, 2:]  # (N, 1, Ho*Wo)
     behind = depth <= 1e-9
@@ -267,9 +274,14 @@ def parse_name(name: str) -> str | None:
 
 def item_rng(name: str, split: str, seed: int, index: int) -> np.random.Generator:
     """The Generator of item ``index`` of (name, split, seed): the same on every machine."""
+    return np.random.Generator(np.random.PCG64([_key(name, split), seed, index]))
+
+
+@functools.lru_cache(maxsize=64)
+def _key(name: str, split: str) -> int:
+    """A 64-bit number of (name, split), the same on every machine (unlike ``hash``)."""
     digest = hashlib.sha256(f"{name}/{split}".encode()).digest()
-    key = int.from_bytes(digest[:8], "little")
-    return np.random.Generator(np.random.PCG64([key, seed, index]))
+    return int.from_bytes(digest[:8], "little")
 
 
 def _load(root: str | Path | None, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -327,16 +339,17 @@ def _distort_chunk(
     ch, cw = round(p.clutter_canvas * h), round(p.clutter_canvas * w)
     ph, pw = min(h, round(p.clutter_piece * h)), min(w, round(p.clutter_piece * w))
     out = np.zeros((b, ch, cw), np.float32)
-    n = len(pool)
+    n, m = len(pool), p.clutter_pieces
+    highs = np.repeat([max(n - 1, 1), h - ph + 1, w - pw + 1, ch - ph + 1, cw - pw + 1], m)
+    highs = np.concatenate([highs, [ch - h + 1, cw - w + 1]])  # (5 m + 2,)
     for k, g in enumerate(rngs):
-        for _ in range(p.clutter_pieces):
-            j = int(g.integers(max(n - 1, 1)))
-            if n > 1 and j >= first + k:
-                j += 1  # another image than the item itself
-            top, left = g.integers(h - ph + 1), g.integers(w - pw + 1)
-            piece = pool[j, top : top + ph, left : left + pw]
-            paste(out[k], piece, g.integers(ch - ph + 1), g.integers(cw - pw + 1))
-        paste(out[k], images[k], g.integers(ch - h + 1), g.integers(cw - w + 1))
+        draws = g.integers(0, highs)  # (5 m + 2,): sources, cut rows/cols, place rows/cols
+        sources, cut_top, cut_left, top, left = draws[: 5 * m].reshape(5, m)
+        sources = np.where((n > 1) & (sources >= first + k), sources + 1, sources)  # not the item
+        for j in range(m):
+            piece = pool[sources[j], cut_top[j] : cut_top[j] + ph, cut_left[j] : cut_left[j] + pw]
+            paste(out[k], piece, top[j], left[j])
+        paste(out[k], images[k], draws[-2], draws[-1])
     return out
 
 
@@ -364,13 +377,16 @@ def distorted_images(
     count = len(pool) if limit is None else min(limit, len(pool))
     if distortion is None:
         return pool[:count].copy(), labels[:count].copy()
-    chunks = []
+    out = None
     starts = range(0, count, CHUNK)
     for start in tqdm(starts, desc=name, unit="chunk", disable=not progress, leave=False):
         stop = min(start + CHUNK, count)
         rngs = [item_rng(name, split, int(seed), i) for i in range(start, stop)]
-        chunks.append(_distort_chunk(distortion, pool[start:stop], rngs, pool, start, parameters))
-    return np.concatenate(chunks).astype(np.float32), labels[:count].copy()
+        part = _distort_chunk(distortion, pool[start:stop], rngs, pool, start, parameters)
+        if out is None:
+            out = np.empty((count, *part.shape[1:]), np.float32)  # (N, Ho, Wo)
+        out[start:stop] = part
+    return out, labels[:count].copy()
 
 
 def main(argv: list[str] | None = None) -> int:
