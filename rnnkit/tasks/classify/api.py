@@ -37,10 +37,17 @@ from rnnkit.data.ucr import (
 from rnnkit.metrics import classification_report, log_loss
 from rnnkit.tasks.classify.config import TASK, Config
 from rnnkit.tasks.classify.data import (
+    is_image_data,
     load_splits,
     resolve,
     resolve_validation,
     validation_split,
+)
+from rnnkit.tasks.classify.image_model import (
+    check_images,
+    describe_image_model,
+    pixel_stats,
+    write_transforms,
 )
 from rnnkit.tasks.classify.model import SequenceClassifier, build_model
 from rnnkit.train import distributed
@@ -93,11 +100,19 @@ def check_head(model: SequenceClassifier, data: SequenceSet) -> None:
         )
 
 
-def check_inputs(data: SequenceSet, input_size: int) -> SequenceSet:
-    """``data``, checked to be finite with the model's number of features."""
+def check_inputs(data: SequenceSet, input_size: int, height: int | None = None) -> SequenceSet:
+    """``data``, checked to be finite with the model's number of features (and, for an image
+    model, images of ``height`` rows)."""
     check_finite(data)
+    if height is not None:
+        check_images(data, height, input_size)
     check_features(data, input_size)
     return data
+
+
+def model_inputs(model: SequenceClassifier, data: SequenceSet, meta: dict) -> SequenceSet:
+    """``data`` checked as ``model`` reads it (``check_inputs``)."""
+    return check_inputs(data, meta["input_size"], meta["seq_len"] if model.image else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,14 +195,17 @@ def train_run(
         encoder.encode(test_set)  # a test label unknown to training: a clear error now
     cfg = resolve_validation(cfg, len(train_set))
     fit_set, val_set = validation_split(cfg, train_set, encoder)
-    cfg = resolve(cfg, train_set, len(fit_set))
+    cfg = resolve(cfg, train_set, len(fit_set), images=is_image_data(cfg))
     y_fit, y_val = encoder.encode(fit_set), encoder.encode(val_set)
     seq_len = max(d.x.shape[1] for d in (train_set, val_set, test_set) if d is not None)
 
     seed_everything(cfg.seed)
     model = build_model(cfg, train_set.num_features, len(classes), seq_len)
+    if model.image:
+        for data in (train_set, val_set) + ((test_set,) if test_set is not None else ()):
+            check_images(data, train_set.x.shape[1], train_set.num_features)
     if cfg.normalize == "feature":
-        mean, std = feature_stats(fit_set)
+        mean, std = (pixel_stats if model.image else feature_stats)(fit_set)
         model.mean.copy_(torch.from_numpy(mean))
         model.std.copy_(torch.from_numpy(std))
     steps_per_epoch = math.ceil(len(fit_set) / cfg.batch_size)
@@ -217,20 +235,29 @@ def train_run(
     )  # fmt: skip
     if verbose:
         n_params = sum(p.numel() for p in model.parameters())
+        what = f"sequences of up to {seq_len} steps x {train_set.num_features} features"
+        name = f"{type(model).__name__} ({cfg.cell.upper()} {cfg.hidden_size})"
+        if model.image:
+            what = f"images of {seq_len} x {train_set.num_features} pixels"
+            name = describe_image_model(cfg)
         print(
             f"classify: {cfg.dataset or cfg.data or train_set.source}: {len(fit_set)} training, "
             f"{0 if val_set is fit_set else len(val_set)} validation"
             + (f", {len(test_set)} test" if test_set is not None else "")
-            + f" sequences of up to {seq_len} steps x {train_set.num_features} features, "
-            f"{len(classes)} classes; {type(model).__name__} ({cfg.cell.upper()} "
-            f"{cfg.hidden_size}), {n_params:,} parameters; {steps_per_epoch} steps per epoch "
-            f"-> {out}",
+            + f" {what}, {len(classes)} classes; {name}, {n_params:,} parameters; "
+            f"{steps_per_epoch} steps per epoch -> {out}",
             flush=True,
         )
     summary = trainer.fit()
-    if summary["stop_reason"] == "interrupted" or test_set is None or not dist.is_main:
+    transformer = model.image and model.transformer is not None
+    stopped = summary["stop_reason"] == "interrupted" or not dist.is_main
+    if stopped or (test_set is None and not transformer):
         return trainer, None
     best, _, _ = load_model(out, cfg.device)
+    if transformer:  # what the transformer makes of the first test (or validation) images
+        write_transforms(best, test_set if test_set is not None else val_set, out)
+    if test_set is None:
+        return trainer, None
     report = evaluate_model(best, classes, test_set)
     trainer.add_results(
         **{f"test_{k}": report[k] for k in ("accuracy", "macro_f1", "log_loss", "n")}
@@ -355,13 +382,13 @@ class Classifier:
 
     def _set(self, model: SequenceClassifier, cfg: Config, meta: dict) -> None:
         self.model, self.cfg = model, cfg
-        self._classes, self._input_size = list(meta["classes"]), meta["input_size"]
+        self._classes, self._meta = list(meta["classes"]), meta
         self.classes_ = _class_values(self._classes, meta.get("label_dtype"))
 
     def _data(self, X: Any, y: Any = None) -> SequenceSet:
         if self.model is None:
             raise RuntimeError("Classifier: expected a trained model; call fit() or load() first")
-        return check_inputs(as_sequences(X, y), self._input_size)
+        return model_inputs(self.model, as_sequences(X, y), self._meta)
 
     def predict_proba(self, X: Any) -> np.ndarray | list[np.ndarray]:
         """Probabilities (N, C), columns in ``classes_`` order; with a tagging model a list of

@@ -8,17 +8,17 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit.data.ucr import load_file
 from rnnkit.metrics import format_report
 from rnnkit.tasks.classify.api import (
-    check_inputs,
     evaluate_model,
     load_model,
+    model_inputs,
     predict_proba,
     train_run,
 )
 from rnnkit.tasks.classify.config import FIXED_ON_RESUME, TASK, Config
-from rnnkit.tasks.classify.data import load_splits
+from rnnkit.tasks.classify.data import load_path, load_splits
+from rnnkit.tasks.classify.image_model import write_transforms
 from rnnkit.train.config import add_device_arg, add_train_parser, train_values
 from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, start_run, write_plot
 from rnnkit.viz.classify import plot_confusion
@@ -70,18 +70,24 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """``rnnkit classify eval``: metrics on the run's test split (or ``--data``)."""
+    """``rnnkit classify eval``: metrics on the run's test split (or ``--data``); with a
+    spatial transformer, transforms.png beside the confusion matrix."""
     plot = _plot_path(args.run, args.plot)
     model, cfg, meta = load_model(args.run, args.device)
-    data = load_file(args.data) if args.data else load_splits(cfg)[1]
-    report = evaluate_model(model, meta["classes"], check_inputs(data, meta["input_size"]))
+    data = load_path(args.data) if args.data else load_splits(cfg)[1]
+    report = evaluate_model(model, meta["classes"], model_inputs(model, data, meta))
     plot = _plot(report, meta["classes"], plot, Path(data.source).name)
+    transforms = None
+    if model.image and model.transformer is not None and plot is not None:
+        transforms = write_transforms(model, data, plot.with_name("transforms.png"))
     if args.json:
         print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1", "n")}))
     else:
         print(format_report(report, f"{data.source}"))
         if plot is not None:
             print(f"confusion matrix: {plot}")
+        if transforms is not None:
+            print(f"spatial transformer: {transforms}")
     return 0
 
 
@@ -91,7 +97,7 @@ def predict(args: argparse.Namespace) -> int:
     if args.output:
         check_output_file(args.output, "--output", args.overwrite, [args.data, args.run])
     model, _, meta = load_model(args.run, args.device)
-    data = check_inputs(load_file(args.data), meta["input_size"])
+    data = model_inputs(model, load_path(args.data), meta)
     probs = predict_proba(model, data)
     classes = meta["classes"]
     key = "id" if data.ids is not None else "index"
@@ -123,19 +129,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         "eval", help="accuracy, macro-F1, per-class report", description="Evaluate a run."
     )
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--data", default="", help="labelled data (default: the run's test split)")
+    p.add_argument(
+        "--data",
+        default="",
+        help="labelled data, or a folder of IDX images (default: the run's test split)",
+    )
     p.add_argument("--json", action="store_true", help='print {"accuracy", "macro_f1", "n"}')
     p.add_argument(
         "--plot",
         default="",
-        help="confusion matrix PNG (default: RUN/confusion.png; none: no plot)",
+        help="confusion matrix PNG (default: RUN/confusion.png; none: no plot); a spatial "
+        "transformer's transforms.png goes beside it",
     )
     add_device_arg(p)
     p.set_defaults(func=evaluate)
 
     p = verbs.add_parser("predict", help="label new sequences", description="Predict labels.")
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("--data", required=True, help=".ts, .csv, .npz or .npy sequences")
+    p.add_argument(
+        "--data", required=True, help=".ts, .csv, .npz or .npy sequences, or a folder of IDX images"
+    )
     p.add_argument("--output", default="", help="CSV file to write (default: stdout)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     add_device_arg(p)

@@ -1,4 +1,4 @@
-"""The config of sequence classification and tagging."""
+"""The config of sequence classification and tagging, and of image classification."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ AUTO_VAL = (0.1, 50)
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
-    "batch_size",
+    "batch_size", "channels", "transform", "tps_grid",
 )  # fmt: skip
+IMAGE_MODELS = ("cnn", "st-cnn", "st-lstm")  # models that read each (H, W) sequence as an image
 
 
 @dataclass
@@ -34,12 +35,25 @@ class Config(TrainConfig):
     al. 2018, dropout 0.8 on its LSTM branch) for a label per sequence, a 1-layer LSTM tagger
     of 128 units for a label per step, in batches of 16 for 1000 steps or 10 epochs where that
     is more (at most 20000); ``benchmarks/classify.py --protocol defaults`` measures them.
+
+    Images (``--dataset FashionMNIST-R`` and the other distorted sets, ``--data DIR`` of IDX
+    files) are sequences of H rows of W pixels; ``--model cnn | st-cnn | st-lstm`` read them as
+    (1, H, W) images (any data of full-length sequences, plain FashionMNIST too), and ``auto``
+    is ``st-cnn`` on image data.
     """
 
     AUTO_MAX_STEPS: ClassVar[bool] = True  # -1: resolved from the training set (data.py)
 
-    dataset: str = option("", "bundled data set: GunPoint, JapaneseVowels, ..., FashionMNIST")
-    data: str = option("", "training data: .ts, .csv (long: id, label, features), .npz, .npy")
+    dataset: str = option(
+        "",
+        "bundled data set: GunPoint, JapaneseVowels, ..., FashionMNIST, and FashionMNIST-R, "
+        "-RTS, -P, -E, -Cluttered (distorted images)",
+    )
+    data: str = option(
+        "",
+        "training data: .ts, .csv (long: id, label, features), .npz, .npy, or a folder of "
+        "MNIST-format IDX images (with a distorted --dataset: the images it distorts)",
+    )
     test_data: str = option("", "test data for --data ('' = hold out --test-fraction of it)")
     test_fraction: float = option(0.2, "with --data and no --test-data: the part held out")
     val_fraction: float = option(
@@ -51,11 +65,14 @@ class Config(TrainConfig):
     val_data: str = option(
         "", "validation data that picks best.safetensors, instead of holding out --val-fraction"
     )
-    model: Literal["auto", "rnn", "lstm_fcn"] = option(
-        "auto", "recurrent classifier, or LSTM-FCN (auto: LSTM-FCN, or rnn for labels per step)"
+    model: Literal["auto", "rnn", "lstm_fcn", "cnn", "st-cnn", "st-lstm"] = option(
+        "auto",
+        "recurrent classifier, LSTM-FCN, or for images a CNN, a spatial transformer before the "
+        "CNN, or before an LSTM over the rows (auto: st-cnn on image data, else LSTM-FCN, or "
+        "rnn for labels per step)",
     )
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
-    hidden_size: int = option(128, "units per recurrent layer")
+    hidden_size: int = option(128, "units per recurrent layer (images: of the CNN's dense layer)")
     num_layers: int = option(1, "recurrent layers")
     bidirectional: bool = option(False, "read each sequence in both directions")
     pooling: Literal["last", "mean", "attention"] = option(
@@ -73,8 +90,15 @@ class Config(TrainConfig):
         "LSTM-FCN, the paper's, else 0.1)",
     )
     normalize: Literal["feature", "none"] = option(
-        "feature", "standardize each feature with the training set's mean and std"
+        "feature",
+        "standardize each feature with the training set's mean and std (image models: all "
+        "pixels with one mean and std)",
     )
+    channels: int = option(32, "image models: filters of the first conv layer (the second: 2x)")
+    transform: Literal["affine", "projective", "tps", "attention"] = option(
+        "affine", "st-cnn, st-lstm: the spatial transformer's transformation"
+    )
+    tps_grid: int = option(3, "--transform tps: control points per side (3: a 3x3 grid)")
     batch_size: int = option(16, "sequences per batch")
     epochs: int = option(0, "train this many epochs (sets --max-steps; 0 = use --max-steps)")
     max_steps: int = option(
@@ -88,9 +112,10 @@ class Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("hidden_size", "num_layers", "batch_size"):
+        for name in ("hidden_size", "num_layers", "batch_size", "channels"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         require(self.epochs >= 0, "epochs", "an int >= 0", self.epochs)
+        require(self.tps_grid >= 2, "tps_grid", "an int >= 2", self.tps_grid)
         require(
             0 <= self.dropout < 1 or self.dropout == -1,
             "dropout", "a number in [0, 1), or -1 (auto)", self.dropout,
@@ -102,18 +127,24 @@ class Config(TrainConfig):
             0 <= self.val_fraction < 1 or self.val_fraction == -1,
             "val_fraction", "a number in [0, 1), or -1 (auto)", self.val_fraction,
         )  # fmt: skip
-        if self.dataset and self.data:
-            raise ConfigError("expected one of --dataset NAME or --data PATH, got both")
+        if self.dataset and self.data and not self.dataset.startswith("FashionMNIST-"):
+            raise ConfigError(
+                "expected one of --dataset NAME or --data PATH, got both (a folder of IDX "
+                "images goes with --dataset FashionMNIST-<distortion>: they are distorted so)"
+            )
         if self.test_data and not self.data:
             raise ConfigError("--test-data goes with --data; a --dataset has its own test split")
-        if self.model == "lstm_fcn" and self.head == "step":
-            raise ConfigError("--head step: LSTM-FCN labels whole sequences; use --model rnn")
+        if self.model in ("lstm_fcn", *IMAGE_MODELS) and self.head == "step":
+            what = "LSTM-FCN" if self.model == "lstm_fcn" else f"--model {self.model}"
+            raise ConfigError(f"--head step: {what} labels whole sequences; use --model rnn")
 
 
-def resolve_model(cfg: Config) -> Config:
-    """``cfg`` with ``model`` and ``dropout`` "auto" fixed: LSTM-FCN (dropout 0.8, the
-    paper's) for a label per sequence, the recurrent tagger (dropout 0.1) for a label per step
-    (``head`` "step")."""
-    model = cfg.model if cfg.model != "auto" else "rnn" if cfg.head == "step" else "lstm_fcn"
+def resolve_model(cfg: Config, images: bool = False) -> Config:
+    """``cfg`` with ``model`` and ``dropout`` "auto" fixed: ST-CNN (dropout 0.1) for
+    ``images``, else LSTM-FCN (dropout 0.8, the paper's) for a label per sequence, the recurrent
+    tagger (dropout 0.1) for a label per step (``head`` "step")."""
+    model = cfg.model
+    if model == "auto":
+        model = "st-cnn" if images else "rnn" if cfg.head == "step" else "lstm_fcn"
     dropout = cfg.dropout if cfg.dropout != -1 else 0.8 if model == "lstm_fcn" else 0.1
     return dataclasses.replace(cfg, model=model, dropout=dropout)

@@ -27,7 +27,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnnkit.data.ucr import IGNORE_INDEX, SequenceDataError
 from rnnkit.nn import RNNS, AttentionPooling, ConvBlock, lengths_mask, padded
-from rnnkit.tasks.classify.config import Config, resolve_model
+from rnnkit.tasks.classify.config import IMAGE_MODELS, Config, resolve_model
 
 FCN_BLOCKS = ((128, 8), (256, 5), (128, 3))  # (filters, kernel) of LSTM-FCN's conv branch
 
@@ -49,6 +49,7 @@ class SequenceClassifier(nn.Module):
     """
 
     per_step = False
+    image = False  # True: the sequences (B, H, W) are images (image_model.py)
 
     def __init__(self, input_size: int, num_classes: int):
         super().__init__()
@@ -183,8 +184,13 @@ class LSTMFCN(SequenceClassifier):
 
 def build_model(cfg: Config, input_size: int, num_classes: int, seq_len: int) -> SequenceClassifier:
     """The model of ``cfg`` (with ``head`` resolved to "sequence" or "step"; ``model`` and
-    ``dropout`` "auto" resolved by it)."""
+    ``dropout`` "auto" resolved by it); an image model reads images of ``seq_len`` rows of
+    ``input_size`` pixels."""
     cfg = resolve_model(cfg)
+    if cfg.model in IMAGE_MODELS:  # the sequences are images of seq_len rows x input_size
+        from rnnkit.tasks.classify.image_model import ImageClassifier  # (it imports this module)
+
+        return ImageClassifier(seq_len, input_size, num_classes, cfg)
     if cfg.model == "lstm_fcn":
         return LSTMFCN(input_size, num_classes, cfg, seq_len)
     return RecurrentClassifier(input_size, num_classes, cfg, per_step=cfg.head == "step")
