@@ -79,6 +79,22 @@ class DistortionParameters:
     clutter_piece: float = 8 / 28
     clutter_pieces: int = 8
 
+    def __post_init__(self) -> None:
+        for field in ("rts_scale", "p_scale"):
+            low, high = getattr(self, field)
+            if not 0 < low <= high:
+                raise ImageDataError(f"{field}: expected 0 < low <= high, got {(low, high)}")
+        for field in ("e_sigma", "p_corner_clip"):
+            if not getattr(self, field) > 0:
+                raise ImageDataError(f"{field}: expected > 0, got {getattr(self, field)!r}")
+        least = {"rts_canvas": 1, "clutter_canvas": 1, "r_degrees": 0, "rts_degrees": 0,
+                 "p_corner_sd": 0, "e_alpha": 0, "clutter_pieces": 0}  # fmt: skip
+        for field, low in least.items():
+            if not getattr(self, field) >= low:
+                raise ImageDataError(f"{field}: expected >= {low}, got {getattr(self, field)!r}")
+        if not 0 < self.clutter_piece <= 1:
+            raise ImageDataError(f"clutter_piece: expected (0, 1], got {self.clutter_piece!r}")
+
 
 PARAMETERS = DistortionParameters()
 

@@ -10,6 +10,7 @@ import pytest
 from rnnkit.data.distorted import (
     DISTORTIONS,
     NAMES,
+    DistortionParameters,
     distorted_images,
     elastic,
     homography,
@@ -246,6 +247,25 @@ def test_errors(folder, tmp_path):
     with pytest.raises(ImageDataError, match="seed: expected an integer >= 0"):
         distorted_images("FashionMNIST-R", "train", folder, seed=-1)
     assert len(NAMES) == 1 + len(DISTORTIONS)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("rts_scale", (1.2, 0.7), "rts_scale: expected 0 < low <= high"),
+        ("e_sigma", 0.0, "e_sigma: expected > 0"),
+        ("rts_canvas", 0.9, "rts_canvas: expected >= 1"),
+        ("clutter_piece", 1.5, "clutter_piece: expected"),
+    ],
+)
+def test_parameters_are_checked(folder, field, value, message):
+    with pytest.raises(ImageDataError, match=message):
+        DistortionParameters(**{field: value})
+    wider = DistortionParameters(r_degrees=180.0)
+    images, _ = distorted_images("FashionMNIST-R", "train", folder, limit=3, parameters=wider)
+    assert not np.array_equal(
+        images, distorted_images("FashionMNIST-R", "train", folder, limit=3)[0]
+    )
 
 
 def test_main_writes_a_png(folder, tmp_path, capsys):
