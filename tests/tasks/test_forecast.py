@@ -25,9 +25,9 @@ from rnnkit.tasks.forecast import (
 )
 
 TINY = ["--hidden-size", "8", "--max-steps", "30", "--eval-every", "15", "--warmup-steps", "0",
-        "--input-length", "12", "--no-tensorboard"]  # fmt: skip
+        "--input-length", "12", "--no-tensorboard", "--model", "reglstm"]  # fmt: skip
 TINY_API = {"hidden_size": 8, "max_steps": 30, "eval_every": 15, "warmup_steps": 0,
-            "input_length": 12}  # fmt: skip
+            "input_length": 12, "model": "reglstm"}  # fmt: skip
 
 
 def seasonal_series(n: int, rng: np.random.Generator, level: float = 100.0) -> np.ndarray:
@@ -250,8 +250,11 @@ def test_api_quantiles_on_a_cube(tmp_path):
     "extra, message",
     [
         (["--target", "revenue"], "--target: unknown column 'revenue'; the columns are"),
-        (["--target", "sales", "--input-length", "60"], "series 'north' has 60 periods, fewer"),
-        (["--target", "sales", "--horizon", "0", "--holdout", "0"], "--horizon: expected the"),
+        (
+            ["--target", "sales", "--input-length", "60", "--model", "reglstm"],
+            "series 'north' has 60 periods, fewer",
+        ),
+        (["--target", "sales", "--horizon", "-1"], "--horizon: expected an int >= 0, got -1"),
         (["--target", "sales", "--loss", "quantile", "--quantiles", "0.1,0.9"], "including 0.5"),
         (["--target", "sales", "--dataset", "airline"], "expected one source of data, got both"),
         (

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -28,10 +30,27 @@ from torch import Tensor, nn
 from rnnkit.data.batch import ShardedBatch
 from rnnkit.data.series import Panel, Scaler, check_lengths, split_points
 from rnnkit.data.series_windows import Layout, build_windows, fit_scaler
-from rnnkit.metrics import baseline_methods, scores
+from rnnkit.metrics import scores
+from rnnkit.tasks.forecast.backtest import Backtest, backtest, baseline_forecasts, check_windows
 from rnnkit.tasks.forecast.config import TASK, Config
-from rnnkit.tasks.forecast.data import forecast_frame, layout_of, load_panel, scalers_for
-from rnnkit.tasks.forecast.model import RegLSTM, check_periods, forecast, median_index
+from rnnkit.tasks.forecast.data import (
+    forecast_frame,
+    layout_of,
+    load_panel,
+    resolve_horizon,
+    resolve_lengths,
+    scalers_for,
+)
+from rnnkit.tasks.forecast.methods import (
+    STATISTICAL,
+    Statistical,
+    median_of,
+    predict_panel,
+    quantiles_of,
+    save_statistical,
+)
+from rnnkit.tasks.forecast.model import RegLSTM, check_periods
+from rnnkit.tasks.forecast.select import select_model
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     CheckpointError,
@@ -49,32 +68,41 @@ from rnnkit.train.trainer import Trainer
 
 
 def evaluate_holdout(
-    model: RegLSTM, layout: Layout, panel: Panel, scalers: dict[str, Scaler], holdout: int
+    model: Any,
+    layout: Layout,
+    panel: Panel,
+    scalers: dict[str, Scaler],
+    holdout: int,
+    baselines: str = "all",
+    cfg: Config | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Forecast the last ``holdout`` periods of each series from the periods before them.
+    """Forecast the last ``holdout`` periods of each series from the periods before them, by a
+    run's ``model`` (``methods.predict_panel``) and the ``baselines`` (none, fast or all).
 
     Returns ({"model": scores, "baselines": {name: scores}}, plot items for
     ``rnnkit.viz.forecast.plot_forecast``).
     """
     if holdout < 1:
         raise ConfigError("--holdout: expected the periods to evaluate on (>= 1), got 0")
-    check_lengths(panel, layout.history_needed + holdout, "--input-length, lag and --holdout")
+    need = layout.history_needed if isinstance(model, RegLSTM) else 2
+    check_lengths(panel, need + holdout, "--input-length, lag and --holdout")
     history = panel.head([len(s) - holdout for s in panel.series])
-    preds = forecast(model, layout, history, scalers, holdout)  # each (K, n, Q)
-    mid = median_index(model)
+    preds = predict_panel(model, layout, scalers, history, holdout)  # each (K, n, Q)
+    cfg = cfg or Config(horizon=layout.horizon)
     truth = [s.y[-holdout:] for s in panel.series]
     past = [s.y for s in history.series]
-    result = {"model": scores(truth, [p[..., mid] for p in preds], past, layout.season)}
+    result = {"model": scores(truth, [median_of(p, cfg) for p in preds], past, layout.season)}
     result["baselines"] = {
-        name: scores(truth, [f(h, holdout, layout.season) for h in past], past, layout.season)
-        for name, f in baseline_methods().items()
+        name: scores(truth, values, past, layout.season)
+        for name, values in baseline_forecasts(past, holdout, layout.season, baselines).items()
     }
     items = []
     for s, p in zip(panel.series, preds, strict=True):
+        mid = median_of(p, cfg)
         for j, name in enumerate(layout.targets):
             item = {
                 "id": s.id, "target": name, "time": s.time, "values": s.y[:, j],
-                "forecast_time": s.time[-holdout:], "forecast": p[:, j, mid],
+                "forecast_time": s.time[-holdout:], "forecast": mid[:, j],
             }  # fmt: skip
             if p.shape[-1] > 1:
                 item["lower"], item["upper"] = p[:, j, 0], p[:, j, -1]
@@ -94,9 +122,9 @@ def build_model(cfg: Config, layout: Layout) -> RegLSTM:
 
 def load_run(
     path: str | Path, device: str = "auto"
-) -> tuple[RegLSTM, Layout, dict[str, Scaler], Config]:
+) -> tuple[Any, Layout, dict[str, Scaler], Config]:
     """(model on ``device``, layout, scalers, config) of a forecast run directory or checkpoint
-    file."""
+    file; the model is a RegLSTM, an ES-RNN or a ``Statistical`` method (``methods.py``)."""
     path = resolve_checkpoint(path)
     tensors, meta = load_checkpoint(path, task=TASK)
     require_meta(meta, ("config", "layout", "scalers"), path)
@@ -113,9 +141,70 @@ def load_run(
             f"{path}: the checkpoint's layout or scalers are damaged ({e}); use the checkpoint "
             f"as rnnkit wrote it, or train again"
         ) from e
-    model = build_model(cfg, layout)
+    if cfg.model in STATISTICAL:
+        return Statistical(cfg.model, layout.season), layout, scalers, cfg
+    if cfg.model == "es-rnn":
+        from rnnkit.tasks.forecast.esrnn import load_esrnn
+
+        model = load_esrnn(tensors, meta, cfg)
+        return model.to(resolve_device(device)).eval(), layout, scalers, cfg
+    model = build_model(cfg, layout)  # reglstm (and "auto": the runs from before the choice)
     load_weights(model, strip_prefix("model", tensors), path)
     return model.to(resolve_device(device)).eval(), layout, scalers, cfg
+
+
+@dataclass
+class Fitted:
+    """What ``fit_run`` made: the model, its layout and scalers, the resolved config, the
+    summary (summary.json), the trainer of a network (None for a statistical model) and the
+    notes on what was resolved or chosen."""
+
+    model: Any
+    layout: Layout
+    scalers: dict[str, Scaler]
+    cfg: Config
+    summary: dict[str, Any]
+    trainer: Trainer | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_run(
+    cfg: Config,
+    panel: Panel,
+    out: Path,
+    resume_from: tuple[dict, dict] | None = None,
+    verbose: bool = True,
+) -> Fitted:
+    """What ``rnnkit forecast train`` and ``Forecaster.fit`` run: the lengths the config leaves
+    to the data resolved, the model chosen (``--model auto``, ``select.py``), then fitted on
+    the periods before the holdout, into the run directory ``out``."""
+    notes, selection = [], None
+    if cfg.model == "auto":
+        cfg, notes = resolve_horizon(cfg, panel)
+        if verbose:
+            print("forecast: choosing the model by backtests on the training periods")
+        cfg, selection = select_model(cfg, panel, verbose)
+        notes.append(f"--model auto: {selection['chosen']}")
+    cfg, more = resolve_lengths(cfg, panel)
+    notes += [n for n in more if cfg.model == "reglstm" or not n.startswith("--input-length")]
+    if verbose and notes:
+        print("resolved: " + "; ".join(notes))
+    results = {"selection": selection} if selection else {}
+    if cfg.model in STATISTICAL:
+        layout = layout_of(cfg, panel)
+        summary = {"task": TASK, "model": cfg.model, "steps": 0, "stop_reason": "fitted"}
+        save_statistical(out, cfg, layout, summary | results)
+        return Fitted(Statistical(cfg.model, cfg.season), layout, {}, cfg, summary | results,
+                      None, notes)  # fmt: skip
+    if cfg.model == "es-rnn":
+        from rnnkit.tasks.forecast.esrnn import train_esrnn
+
+        model, trainer = train_esrnn(cfg, panel, out, resume_from, verbose)
+        layout, scalers = layout_of(cfg, panel), {}
+    else:
+        model, layout, scalers, trainer = train_model(cfg, panel, out, resume_from, verbose)
+    summary = trainer.add_results(**results) if results else trainer.summary
+    return Fitted(model, layout, scalers, cfg, summary, trainer, notes)
 
 
 def train_model(
@@ -208,14 +297,14 @@ class Forecaster:
         self.summary: dict[str, Any] = {}
 
     def fit(self, data: Any = None, out: str | Path | None = None, verbose: bool = False):
-        """Train on ``data``; returns self."""
-        self.panel, self.cfg = load_panel(self.cfg, data)
+        """Train on ``data``; returns self. ``notes`` says what was resolved or chosen,
+        ``summary["selection"]`` the validation scores of ``--model auto``'s candidates."""
+        self.panel, cfg = load_panel(self.cfg, data)
         with tempfile.TemporaryDirectory(prefix="rnnkit-forecast-") as tmp:
             with open_run(out if out is not None else tmp, False, TASK) as run:
-                self.model, self.layout, self.scalers, trainer = train_model(
-                    self.cfg, self.panel, run, verbose=verbose
-                )
-        self.summary = trainer.summary
+                fitted = fit_run(cfg, self.panel, run, verbose=verbose)
+        self.model, self.layout, self.scalers = fitted.model, fitted.layout, fitted.scalers
+        self.cfg, self.summary, self.notes = fitted.cfg, fitted.summary, fitted.notes
         return self
 
     @classmethod
@@ -224,7 +313,7 @@ class Forecaster:
         on ``device``."""
         self = cls.__new__(cls)
         self.model, self.layout, self.scalers, self.cfg = load_run(run, device)
-        self.panel, self.summary = None, {}
+        self.panel, self.summary, self.notes = None, {}, []
         return self
 
     def _data(self, data: Any) -> Panel:
@@ -238,10 +327,9 @@ class Forecaster:
         """Forecasts of the ``periods`` (default: horizon) after each series' end, as a
         DataFrame (id, time, [target,] value, [quantiles])."""
         panel = self._data(data)
-        periods = periods or self.layout.horizon
-        scalers = scalers_for(panel, self.layout, self.scalers, [len(s) for s in panel.series])
-        preds = forecast(self.model, self.layout, panel, scalers, periods)
-        return forecast_frame(panel, self.layout, preds, self.cfg.quantile_levels())
+        preds = predict_panel(self.model, self.layout, self.scalers, panel,
+                              periods or self.layout.horizon)  # fmt: skip
+        return forecast_frame(panel, self.layout, preds, quantiles_of(preds, self.cfg))
 
     def evaluate(self, data: Any = None, holdout: int | None = None) -> dict[str, Any]:
         """Scores on the last ``holdout`` (default: the config's) periods: the model's and the
@@ -253,4 +341,31 @@ class Forecaster:
         holdout = holdout or self.cfg.holdout
         ends = [len(s) - holdout for s in panel.series]
         scalers = scalers_for(panel, self.layout, self.scalers, ends)
-        return evaluate_holdout(self.model, self.layout, panel, scalers, holdout)
+        return evaluate_holdout(self.model, self.layout, panel, scalers, holdout,
+                                self.cfg.baselines, self.cfg)  # fmt: skip
+
+    def cross_validation(
+        self, windows: int = 1, step: int | None = None, periods: int | None = None,
+        data: Any = None,
+    ) -> Backtest:  # fmt: skip
+        """Rolling-origin evaluation (``backtest.py``): ``windows`` windows of ``periods``
+        (default: the horizon) periods, ``step`` (default: periods) apart, the last at each
+        series' end, each forecast from the periods before it by the fitted model (not refitted,
+        as neuralforecast's ``refit=False``). The windows must lie in the periods the model did
+        not learn from: the config's holdout. Returns a ``Backtest``: the long frame (id,
+        cutoff, time, actual, forecast, baselines) and the scores per window and overall."""
+        panel = self._data(data)
+        periods = periods or self.layout.horizon
+        step = step or periods
+        lengths = [len(s) for s in panel.series]
+        check_windows(lengths, windows, step, periods, [n - self.cfg.holdout for n in lengths],
+                      f"held-out periods (--holdout {self.cfg.holdout}) the model did not train "
+                      "on")  # fmt: skip
+        ends = [n - self.cfg.holdout for n in lengths]  # unseen series: scaled as in evaluate
+        scalers = scalers_for(panel, self.layout, self.scalers, ends)
+
+        def fn(history: Panel, k: int) -> list[np.ndarray]:
+            preds = predict_panel(self.model, self.layout, scalers, history, k)
+            return [median_of(p, self.cfg) for p in preds]
+
+        return backtest(fn, panel, windows, step, periods, self.layout.season, self.cfg.baselines)

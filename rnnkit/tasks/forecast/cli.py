@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, train_model
+import pandas as pd
+
+from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, fit_run
 from rnnkit.tasks.forecast.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.forecast.data import load_panel
 from rnnkit.train.config import ConfigError, add_device_arg, add_train_parser, train_values
@@ -20,12 +22,13 @@ from rnnkit.train.run import (
     write_json,
     write_plot,
 )
+from rnnkit.viz.backtest import plot_backtest
 from rnnkit.viz.forecast import plot_forecast
 
 # what the CLI suggests when memory runs out (rnnkit.cli), by verb
 _TOO_LARGE = "the model or the data does not fit in memory here; use a machine with more"
 MEMORY_HINTS = {
-    "train": "use a smaller --hidden-size, --batch-size or --input-length",
+    "train": "use a smaller --hidden-size, --batch-size or --input-length, or --model ets",
     "predict": _TOO_LARGE,
     "eval": _TOO_LARGE,
 }
@@ -57,22 +60,31 @@ def train(args: argparse.Namespace) -> int:
         fixed=FIXED_ON_RESUME,
     ) as (out, run):
         panel, cfg = load_panel(run.config)
-        model, layout, scalers, trainer = train_model(cfg, panel, out, run.resume_from)
-        summary = trainer.summary
-        if not trainer.dist.is_main:  # under torchrun, rank 0 alone reports and writes
+        fitted = fit_run(cfg, panel, out, run.resume_from)
+        summary, trainer, cfg = fitted.summary, fitted.trainer, fitted.cfg
+        if trainer is not None and not trainer.dist.is_main:  # under torchrun, rank 0 reports
             return 0
-        print(
-            f"done: {summary['steps']} steps ({summary['stop_reason']}), best evaluation loss "
-            f"{summary['best_val_loss']:.4f} at step {summary['best_step']} -> {out}"
-        )
+        if trainer is None:
+            print(f"done: {cfg.model} (nothing to train: fitted on each history) -> {out}")
+        else:
+            print(
+                f"done: {summary['steps']} steps ({summary['stop_reason']}), best evaluation "
+                f"loss {summary['best_val_loss']:.4f} at step {summary['best_step']} -> {out}"
+            )
         if summary["stop_reason"] == "interrupted":
             return EXIT_INTERRUPTED
         if cfg.holdout:
-            result, items = evaluate_holdout(model, layout, panel, scalers, cfg.holdout)
+            result, items = evaluate_holdout(
+                fitted.model, fitted.layout, panel, fitted.scalers, cfg.holdout, cfg.baselines, cfg
+            )
             write_json(out / "eval.json", _jsonable(result))
-            trainer.add_results(holdout=cfg.holdout, test=_jsonable(result)["model"])
+            results = {"holdout": cfg.holdout, "test": _jsonable(result)["model"]}
+            if trainer is not None:
+                trainer.add_results(**results)
+            else:
+                write_json(out / "summary.json", summary | results)
             plot_forecast(items, out / "forecast.png", f"last {cfg.holdout} periods held out")
-            print(f"held-out {cfg.holdout} periods:\n{_table(result)}")
+            print(f"held-out {cfg.holdout} periods ({cfg.model}):\n{_table(result)}")
     return 0
 
 
@@ -94,21 +106,47 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """``rnnkit forecast eval``: scores on the held-out periods, model and baselines."""
-    if args.holdout is not None and args.holdout < 1:
-        raise ConfigError(f"--holdout: expected an int >= 1, got {args.holdout}")
+    """``rnnkit forecast eval``: scores on the held-out periods, model and baselines; with
+    --windows, a backtest (backtest.csv, backtest.json and backtest.png in RUN)."""
+    for name in ("holdout", "windows", "step", "periods"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name}: expected an int >= 1, got {value}")
     if args.plot == "none":
         plot = None
     elif args.plot:
         plot = check_output_file(args.plot, "--plot", overwrite=True)
-    else:  # RUN/forecast.png, when RUN is a run directory
-        plot = Path(args.run) / "forecast.png" if Path(args.run).is_dir() else None
+    else:  # RUN/forecast.png (backtest.png), when RUN is a run directory
+        name = "backtest.png" if args.windows else "forecast.png"
+        plot = Path(args.run) / name if Path(args.run).is_dir() else None
     fc = Forecaster.load(args.run, args.device)
+    if args.windows:
+        return _backtest(fc, args, plot)
     result, items = fc._evaluate(args.csv, args.holdout)
     if plot is not None:
         title = f"last {args.holdout or fc.cfg.holdout} periods held out"
         write_plot(lambda p: plot_forecast(items, p, title), plot, "forecast plot")
     print(json.dumps(_jsonable(result)) if args.json else _table(result))
+    return 0
+
+
+def _backtest(fc: Forecaster, args: argparse.Namespace, plot: Path | None) -> int:
+    result = fc.cross_validation(args.windows, args.step, args.periods, args.csv)
+    panel = fc._data(args.csv)
+    if Path(args.run).is_dir():
+        result.frame.to_csv(Path(args.run) / "backtest.csv", index=False)
+        write_json(Path(args.run) / "backtest.json", _jsonable(result.to_dict()))
+    if plot is not None:
+        history = {s.id: pd.Series(s.y[:, 0], index=s.time) for s in panel.series}
+        draw = lambda p: plot_backtest(result.frame, result.windows, history, p)  # noqa: E731
+        write_plot(draw, plot, "backtest plot")
+    if args.json:
+        print(json.dumps(_jsonable(result.to_dict())))
+        return 0
+    for w in result.windows:
+        cutoff = w["cutoff"][0] + (" ..." if len(w["cutoff"]) > 1 else "")
+        print(f"window {w['window']} (after {cutoff}):\n{_table(w)}")
+    print(f"all {len(result.windows)} windows:\n{_table(result.overall)}")
     return 0
 
 
@@ -136,5 +174,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--plot", default=None, help="forecast plot (default: RUN/forecast.png; none: no plot)"
     )
     p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.add_argument(
+        "--windows",
+        type=int,
+        default=None,
+        help="backtest: rolling windows ending at each series' end (in the holdout)",
+    )
+    p.add_argument(
+        "--step",
+        type=int,
+        default=None,
+        help="backtest: periods between two windows (default: --periods)",
+    )
+    p.add_argument(
+        "--periods",
+        type=int,
+        default=None,
+        help="backtest: periods per window (default: the horizon)",
+    )
     add_device_arg(p)
     p.set_defaults(func=evaluate)

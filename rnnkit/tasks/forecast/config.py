@@ -52,8 +52,10 @@ class Config(TrainConfig):
         0, "periods before the holdout for validation (0 = none: the loss on training windows)"
     )
     # the model
-    model: Literal["reglstm", "es-rnn"] = option(
-        "reglstm", "reglstm (an LSTM and a linear head) or es-rnn (Smyl's hybrid)"
+    model: Literal["auto", "reglstm", "es-rnn", "ets", "seasonal-naive"] = option(
+        "auto",
+        "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, "
+        "seasonal-naive, or auto: the best of them by backtests on the training periods",
     )
     dilations: str = option(
         "", "es-rnn: dilation of each LSTM layer, comma-separated, e.g. 1,2 ('' = none)"
@@ -61,8 +63,16 @@ class Config(TrainConfig):
     baselines: Literal["none", "fast", "all"] = option(
         "all", "baselines scored beside the model: none, fast (naive, seasonal naive) or all"
     )
-    input_length: int = option(24, "periods the model reads before forecasting")
-    horizon: int = option(0, "periods forecast at once (0 = --holdout); longer ones recurse")
+    input_length: int = option(
+        0,
+        "periods the model reads before forecasting (0 = auto: 24, fewer where the series "
+        "are short)",
+    )
+    horizon: int = option(
+        0,
+        "periods forecast at once (0 = --holdout, else one season, else 10%% of the shortest "
+        "series); longer ones recurse",
+    )
     head: Literal["many-to-one", "many-to-many"] = option(
         "many-to-one", "train the last step of a window to forecast, or every step"
     )
@@ -76,8 +86,10 @@ class Config(TrainConfig):
     loss: Literal["mse", "mae", "huber", "quantile"] = option("mse", "training loss")
     quantiles: str = option("0.1,0.5,0.9", "quantiles of --loss quantile (0.5 included)")
     huber_delta: float = option(1.0, "--loss huber: the threshold between L2 and L1")
-    difference: Literal["seasonal", "first", "none"] = option(
-        "seasonal", "model y[t] - y[t - season], y[t] - y[t - 1], or y"
+    difference: Literal["auto", "seasonal", "first", "none"] = option(
+        "auto",
+        "model y[t] - y[t - season], y[t] - y[t - 1], or y (auto: seasonal where the "
+        "series hold enough seasons, else first)",
     )
     season: int = option(0, "seasonal period (0 = from the dataset or the frequency)")
     transform: Literal["none", "log"] = option("none", "log the targets first (positive data)")
@@ -97,12 +109,12 @@ class Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("input_length", "hidden_size", "num_layers", "batch_size", "stride"):
+        for name in ("hidden_size", "num_layers", "batch_size", "stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(
                     f"{flag_name(name)}: expected an int >= 1, got {getattr(self, name)}"
                 )
-        for name in ("horizon", "holdout", "val_periods", "season"):
+        for name in ("input_length", "horizon", "holdout", "val_periods", "season"):
             if getattr(self, name) < 0:
                 raise ConfigError(
                     f"{flag_name(name)}: expected an int >= 0, got {getattr(self, name)}"
@@ -111,8 +123,6 @@ class Config(TrainConfig):
             raise ConfigError(f"--dropout: expected a number in [0, 1), got {self.dropout}")
         if self.huber_delta <= 0:
             raise ConfigError(f"--huber-delta: expected a number > 0, got {self.huber_delta}")
-        if self.horizon == 0 and self.holdout == 0:
-            raise ConfigError("--horizon: expected the periods to forecast (or --holdout), got 0")
         if self.csv and self.dataset:
             raise ConfigError("--csv and --dataset: expected one source of data, got both")
         if self.csv and not self.time:

@@ -4,6 +4,7 @@ the forecasts as a table."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,64 @@ from rnnkit.data.series import (
 from rnnkit.data.series_windows import Layout, fit_scaler
 from rnnkit.tasks.forecast.config import Config, names
 
+AUTO_INPUT = 24  # the input length of --input-length 0 where the series allow it
+MIN_WINDOWS = 8  # training windows per series that auto lengths leave at least
+MIN_INPUT = 4  # the shortest input length auto shrinks to
+
 
 def _resolved(cfg: Config, season: int) -> Config:
     """``cfg`` with its season and horizon (0 = the holdout) made explicit."""
     return dataclasses.replace(cfg, season=season, horizon=cfg.horizon or cfg.holdout)
+
+
+def default_horizon(season: int, shortest: int) -> int:
+    """The horizon when neither --horizon nor --holdout is given: one season (when > 1), else
+    10% of the shortest series, and at most a quarter of it."""
+    guess = season if season > 1 else math.ceil(0.1 * shortest)
+    return max(1, min(guess, shortest // 4))
+
+
+def fitting_input(periods: int, lag: int, horizon: int, cap: int = AUTO_INPUT) -> int:
+    """The longest input length <= ``cap`` that leaves MIN_WINDOWS training windows in
+    ``periods`` with differencing ``lag`` (may be < 1: none fits)."""
+    return min(cap, periods - lag - horizon - (MIN_WINDOWS - 1))
+
+
+def auto_difference(season: int, periods: int, horizon: int) -> str:
+    """seasonal where ``periods`` leave an input of a season (at most 12) after the seasonal
+    lag, else first."""
+    if season > 1 and fitting_input(periods, season, horizon) >= min(season, 12):
+        return "seasonal"
+    return "first"
+
+
+def resolve_horizon(cfg: Config, panel: Panel) -> tuple[Config, list[str]]:
+    """``cfg`` with its horizon fixed (``default_horizon`` when 0) and a note if it was 0."""
+    if cfg.horizon:
+        return cfg, []
+    shortest = min(len(s) for s in panel.series)
+    cfg = dataclasses.replace(cfg, horizon=default_horizon(cfg.season, shortest))
+    how = f"season {cfg.season}" if cfg.season > 1 else "10% of the shortest series"
+    return cfg, [f"--horizon {cfg.horizon} ({how}; no --horizon or --holdout given)"]
+
+
+def resolve_lengths(cfg: Config, panel: Panel, spare: int = 0) -> tuple[Config, list[str]]:
+    """``cfg`` with the horizon, ``difference`` and ``input_length`` left to the data (0 or
+    auto) fixed for the shortest series of ``panel``, with ``spare`` periods more kept from
+    training (validation windows); and a note per value fixed."""
+    cfg, notes = resolve_horizon(cfg, panel)
+    shortest = min(len(s) for s in panel.series)
+    periods = shortest - cfg.holdout - cfg.val_periods - spare  # training periods
+    if cfg.difference == "auto":
+        cfg = dataclasses.replace(cfg, difference=auto_difference(cfg.season, periods, cfg.horizon))
+        notes.append(f"--difference {cfg.difference}")
+    if not cfg.input_length:
+        lag = {"none": 0, "first": 1, "seasonal": cfg.season}[cfg.difference]
+        length = max(MIN_INPUT, fitting_input(periods, lag, cfg.horizon))
+        cfg = dataclasses.replace(cfg, input_length=length)
+        why = "" if length == AUTO_INPUT else f" ({periods} training periods in the shortest)"
+        notes.append(f"--input-length {length}{why}")
+    return cfg, notes
 
 
 def load_panel(cfg: Config, data: Any = None) -> tuple[Panel, Config]:

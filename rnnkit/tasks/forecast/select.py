@@ -1,0 +1,140 @@
+"""``--model auto``: the model, and the RegLSTM's differencing and input length, chosen by
+backtests on the training periods only.
+
+The held-out periods (``--holdout``) are cut off first: nothing after the training periods
+reaches a choice. On what is left, K <= 3 windows of H (the horizon) periods, S = H // 3 apart,
+end at the last training period (``backtest.validation_windows``: as many windows as leave a
+network enough periods to fit on). Each candidate is fitted on the periods before the first
+window and forecasts every window without refitting; the statistical ones (seasonal naive,
+ETS) fit each window's history. The candidate of least mean MASE over the windows wins and is
+then fitted on all the training periods. Candidates: seasonal naive, ETS (with statsmodels),
+RegLSTM with seasonal or first differencing and the longest input the periods allow or half of
+it (what the config leaves ``auto``/0), and ES-RNN when rnnkit has it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import tempfile
+from typing import Any
+
+from rnnkit.data.series import Panel, SeriesDataError
+from rnnkit.metrics import baseline_methods
+from rnnkit.tasks.forecast.backtest import backtest, validation_windows
+from rnnkit.tasks.forecast.config import TASK, Config
+from rnnkit.tasks.forecast.data import MIN_INPUT, fitting_input, resolve_lengths
+from rnnkit.tasks.forecast.methods import Statistical, median_of, predict_panel
+from rnnkit.train.run import open_run
+
+
+def _has_esrnn() -> bool:
+    return importlib.util.find_spec("rnnkit.tasks.forecast.esrnn") is not None
+
+
+def network_grid(cfg: Config, periods: int) -> list[Config]:
+    """RegLSTM candidates fitted on ``periods`` periods: seasonal (when the season fits) and
+    first differencing, the longest input length that fits and half of it; a value the config
+    fixes stays fixed."""
+    h = cfg.horizon
+    if cfg.difference != "auto":
+        differences = [cfg.difference]
+    else:
+        seasonal = cfg.season > 1 and fitting_input(periods, cfg.season, h) >= MIN_INPUT
+        differences = ["seasonal"] * seasonal + ["first"]
+    grid = []
+    for difference in differences:
+        lag = {"none": 0, "first": 1, "seasonal": cfg.season}[difference]
+        longest = fitting_input(periods, lag, h)
+        half = max(MIN_INPUT, longest // 2)
+        lengths = [cfg.input_length] if cfg.input_length else [longest, half]
+        for length in dict.fromkeys(lengths):  # in order, once each
+            if length >= MIN_INPUT and lag + length + h <= periods:
+                grid.append(dataclasses.replace(cfg, difference=difference, input_length=length))
+    return grid
+
+
+def _describe(cfg: Config) -> dict[str, Any]:
+    if cfg.model != "reglstm":
+        return {"model": cfg.model}
+    return {"model": "reglstm", "difference": cfg.difference, "input_length": cfg.input_length}
+
+
+def _fit_network(cfg: Config, panel: Panel):
+    """Fit a candidate network in a temporary run directory; its forecast function."""
+    from rnnkit.tasks.forecast.api import train_model
+    from rnnkit.tasks.forecast.data import layout_of
+
+    with tempfile.TemporaryDirectory(prefix="rnnkit-select-") as tmp:
+        with open_run(tmp, False, TASK) as run:
+            if cfg.model == "es-rnn":
+                from rnnkit.tasks.forecast.esrnn import train_esrnn
+
+                model = train_esrnn(cfg, panel, run, verbose=False)[0]
+                layout, scalers = layout_of(cfg, panel), {}
+            else:
+                model, layout, scalers, _ = train_model(cfg, panel, run, verbose=False)
+    return lambda history, h: [
+        median_of(p, cfg) for p in predict_panel(model, layout, scalers, history, h)
+    ]
+
+
+def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Config, dict]:
+    """(``cfg`` with the chosen model and its lengths, the report: the validation windows and
+    each candidate's scores). ``cfg`` has its horizon resolved; only the periods before its
+    holdout are read."""
+    train = panel.head([len(s) - cfg.holdout for s in panel.series])
+    shortest, h = min(len(s) for s in train.series), cfg.horizon
+    spare = cfg.val_periods  # the networks' own validation periods
+
+    def fits(periods: int) -> bool:
+        return fitting_input(periods - spare, 1, h) >= MIN_INPUT
+
+    windows, step = validation_windows(shortest, h, fits)
+    networks = windows > 0
+    if not networks:  # too short for a network: the statistical models on one window
+        windows = 1 if shortest - h >= 2 else 0
+    if windows == 0:
+        note = f"{shortest} training periods: too few to validate a horizon of {h}"
+        report = {"chosen": "seasonal-naive", "windows": 0, "candidates": [], "note": note}
+        return dataclasses.replace(cfg, model="seasonal-naive"), report
+    span = h + (windows - 1) * step
+    candidates = [dataclasses.replace(cfg, model=m) for m in ("seasonal-naive", "ets")
+                  if m != "ets" or "ets" in baseline_methods()]  # fmt: skip
+    if networks:
+        base = dataclasses.replace(cfg, model="reglstm", holdout=span)
+        candidates += network_grid(base, shortest - span - spare)
+        if _has_esrnn():
+            candidates.append(resolve_lengths(dataclasses.replace(base, model="es-rnn"), train)[0])
+    rows, kept = [], []
+    for cand in candidates:
+        if cand.model in ("seasonal-naive", "ets"):
+            model = Statistical(cand.model, cfg.season)
+            fn = lambda history, k, m=model: [p[..., 0] for p in m.forecast(history, k)]  # noqa: E731
+        else:
+            try:
+                fn = _fit_network(cand, train)
+            except SeriesDataError as e:  # a candidate the series are too short for
+                if verbose:
+                    print(f"  auto: {cand.model} skipped: {e}")
+                continue
+        result = backtest(fn, train, windows, step, h, cfg.season, baselines="none")
+        rows.append(_describe(cand) | {k: result.overall["model"][k] for k in ("mase", "smape")})
+        kept.append(cand)
+        if verbose:
+            print(f"  auto: {_label(rows[-1]):40} validation MASE {rows[-1]['mase']:.4f}")
+    best = min(range(len(rows)), key=lambda i: (_finite(rows[i]["mase"]), i))
+    chosen = dataclasses.replace(kept[best], holdout=cfg.holdout)
+    report = {"chosen": _label(rows[best]), "windows": windows, "step": step, "periods": h,
+              "metric": "mase", "candidates": rows}  # fmt: skip
+    return chosen, report
+
+
+def _finite(x: float) -> float:
+    return x if x == x else float("inf")  # NaN last
+
+
+def _label(row: dict[str, Any]) -> str:
+    if row["model"] != "reglstm":
+        return row["model"]
+    return f"reglstm (difference {row['difference']}, input length {row['input_length']})"
