@@ -184,6 +184,35 @@ def test_rotation_keeps_the_item(folder):
     assert not np.allclose(rotated, plain, atol=0.1)
 
 
+def centroids(images: np.ndarray) -> np.ndarray:
+    """The centres of mass (N, 2) of ``images`` (N, H, W) as (x, y) pixels."""
+    y, x = np.mgrid[0 : images.shape[1], 0 : images.shape[2]]
+    mass = images.sum(axis=(1, 2))
+    return (
+        np.stack([(images * x).sum(axis=(1, 2)), (images * y).sum(axis=(1, 2))], 1) / mass[:, None]
+    )
+
+
+def test_r_and_rts_draw_from_their_ranges(tmp_path):
+    # a 2x2 square 9 pixels right of the centre; a 6x6 one at the centre
+    right, centre = np.zeros((40, 28, 28), np.uint8), np.zeros((40, 28, 28), np.uint8)
+    right[:, 13:15, 22:24] = 255
+    centre[:, 11:17, 11:17] = 255
+    write_split(tmp_path, "train", right, np.zeros(40))
+    write_split(tmp_path, "t10k", centre, np.zeros(40))
+    rotated, _ = distorted_images("FashionMNIST-R", "train", tmp_path)
+    rel = centroids(rotated) - 13.5  # (40, 2)
+    np.testing.assert_allclose(np.hypot(*rel.T), 9.0, atol=0.05)  # turned about the centre
+    angles = np.degrees(np.arctan2(-rel[:, 1], rel[:, 0]))  # counter-clockwise, rows down
+    assert np.abs(angles).max() <= 90.5 and angles.min() < -45 and angles.max() > 45
+    placed, _ = distorted_images("FashionMNIST-RTS", "test", tmp_path)
+    offsets = centroids(placed) - 20.5  # (40, 2): from the 42x42 canvas's centre
+    assert np.abs(offsets).max() <= 7.05 and np.abs(offsets).min(axis=0).max() < 1
+    assert (np.abs(offsets) > 5).any(axis=0).all()  # both axes spread over the range
+    scales = np.sqrt(placed.sum(axis=(1, 2)) / 36.0)  # the mass grows as the scale squared
+    assert 0.68 <= scales.min() < 0.8 and 1.1 < scales.max() <= 1.22
+
+
 def test_item_generators_are_pinned():
     # the data sets' identity: changing the seeding scheme would silently change every set
     assert item_rng("FashionMNIST-R", "train", 0, 0).random() == pytest.approx(0.11048243108450617)
