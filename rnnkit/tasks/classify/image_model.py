@@ -102,13 +102,18 @@ class ImageClassifier(SequenceClassifier):
     def __init__(self, height: int, width: int, num_classes: int, cfg: Config):
         super().__init__(width, num_classes)
         self.height, self.width, self.kind = height, width, cfg.model
+        self.drop = nn.Dropout(cfg.dropout)
+        self._reader(cfg)  # first: with one seed, the CNN of st-cnn starts as cnn's
         self.transformer = None
         if cfg.model in ("st-cnn", "st-lstm"):
             self.transformer = SpatialTransformer(
                 localization_net(height, width, cfg.channels), cfg.transform,
                 grid=cfg.tps_grid,
             )  # fmt: skip
-        self.drop = nn.Dropout(cfg.dropout)
+
+    def _reader(self, cfg: Config) -> None:
+        """What reads the (rectified) image: the CNN, or for ``st-lstm`` the LSTM."""
+        height, width, num_classes = self.height, self.width, self.num_classes
         if cfg.model == "st-lstm":
             self.num_layers, self.directions = cfg.num_layers, 2 if cfg.bidirectional else 1
             self.rnn = RNNS[cfg.cell](
