@@ -56,6 +56,7 @@ from rnnkit.data.images import (
     find_idx,
     load_image_folder,
 )
+from rnnkit.data.sequences import SequenceDataError
 
 BASE = "FashionMNIST"
 DISTORTIONS: tuple[str, ...] = ("R", "RTS", "P", "E", "Cluttered")
@@ -314,7 +315,10 @@ def _load(root: str | Path | None, split: str) -> tuple[np.ndarray, np.ndarray]:
         if find_idx(folder, prefix, kind) is None:
             dims = 3 if kind == "images" else 1
             raise ImageDataError(f"{folder}: no {prefix}-{kind}-idx{dims}-ubyte[.gz]; {hint}")
-    data = load_image_folder(folder, split)
+    try:
+        data = load_image_folder(folder, split)
+    except SequenceDataError as e:  # a damaged IDX file
+        raise ImageDataError(str(e)) from e
     return data.images, data.labels
 
 
@@ -382,8 +386,9 @@ def distorted_images(
     parameters: DistortionParameters = PARAMETERS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``split`` ("train" or "test") of the data set ``name`` (see the module docstring):
-    images float32 (N, H, W) in [0, 1] and labels int64 (N,), the first ``limit`` items if
-    given. ``root``: a folder of MNIST-format IDX files (default: Debian's Fashion-MNIST)."""
+    images float32 (N, H, W) in [0, 1] and labels int64 (N,); with ``limit``, the first
+    ``limit`` items (all of them where the split has fewer). ``root``: a folder of MNIST-format
+    IDX files (default: Debian's Fashion-MNIST). ``parameters``: the random ranges."""
     distortion = parse_name(name)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ImageDataError(f"seed: expected an integer >= 0, got {seed!r}")

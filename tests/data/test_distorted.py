@@ -167,6 +167,7 @@ def test_shapes_range_labels_determinism_and_prefix(folder, distortion):
     assert labels.dtype == np.int64
     again, _ = distorted_images(name, "train", folder, seed=3)
     np.testing.assert_array_equal(again, images)
+    np.testing.assert_array_equal(distorted_images(name, "train", folder, 3, limit=99)[0], images)
     prefix, first = distorted_images(name, "train", folder, seed=3, limit=5)
     np.testing.assert_array_equal(prefix, images[:5])
     np.testing.assert_array_equal(first, labels[:5])
@@ -270,6 +271,12 @@ def test_errors(folder, tmp_path):
         distorted_images("FashionMNIST-R", "train", empty)
     with pytest.raises(ImageDataError, match="no t10k-images-idx3-ubyte"):
         distorted_images("FashionMNIST-R", "test", empty)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    write_split(damaged, "train", blocks(2, 0), np.arange(2))
+    (damaged / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + bytes(10))
+    with pytest.raises(ImageDataError, match="train-images-idx3-ubyte: truncated IDX header"):
+        distorted_images("FashionMNIST-R", "train", damaged)
     for limit in (0, -1, 2.5, True):
         with pytest.raises(ImageDataError, match="limit: expected a positive integer"):
             distorted_images("FashionMNIST-R", "train", folder, limit=limit)
