@@ -178,6 +178,21 @@ def test_shapes_range_labels_determinism_and_prefix(folder, distortion):
     np.testing.assert_array_equal(test_labels, [9, 8, 7, 6, 5])
 
 
+def test_degenerate_ranges_give_the_items_back(folder):
+    plain, _ = distorted_images("FashionMNIST", "train", folder)
+    still = DistortionParameters(
+        r_degrees=0.0, rts_degrees=0.0, rts_scale=(1.0, 1.0), p_scale=(1.0, 1.0),
+        p_corner_sd=0.0, e_alpha=0.0,
+    )  # fmt: skip
+    for name in ("FashionMNIST-R", "FashionMNIST-P", "FashionMNIST-E"):
+        images, _ = distorted_images(name, "train", folder, parameters=still, progress=True)
+        np.testing.assert_allclose(images, plain, atol=1e-5, err_msg=name)
+    placed, _ = distorted_images("FashionMNIST-RTS", "train", folder, parameters=still)
+    np.testing.assert_allclose(placed.sum(axis=(1, 2)), plain.sum(axis=(1, 2)), rtol=1e-4)
+    shift = centroids(placed) - centroids(plain) - 7.0  # (N, 2): the canvas adds 7 each side
+    assert np.abs(shift).max() <= 7.0 + 1e-4
+
+
 def test_rotation_keeps_the_item(folder):
     plain, _ = distorted_images("FashionMNIST", "train", folder)
     rotated, _ = distorted_images("FashionMNIST-R", "train", folder)
