@@ -304,7 +304,7 @@ def _key(name: str, split: str) -> int:
 
 
 def _load(root: str | Path | None, split: str) -> tuple[np.ndarray, np.ndarray]:
-    folder = Path(IMAGES_DIR if root is None else root)
+    folder = Path(IMAGES_DIR if root is None else root).expanduser()
     if split not in SPLITS:
         raise ImageDataError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
     prefix = SPLITS[split]
