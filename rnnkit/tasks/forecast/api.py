@@ -16,6 +16,7 @@ on the same split, the naive, seasonal-naive and ETS baselines by MAE, RMSE, MAP
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ from rnnkit.train.checkpoint import (
     load_weights,
     require_meta,
     resolve_checkpoint,
+    save_checkpoint,
     strip_prefix,
 )
 from rnnkit.train.config import ConfigError, config_from_dict
@@ -168,6 +170,16 @@ class Fitted:
     notes: list[str] = field(default_factory=list)
 
 
+def _add_layout(out: Path, layout: Layout) -> None:
+    """Add the layout (what predict needs of the data: targets, frequency, horizon) to the
+    checkpoints of an ES-RNN run, whose trainer does not write it."""
+    for name in ("best.safetensors", "last.safetensors"):
+        if (out / name).is_file() and distributed.current().is_main:
+            tensors, meta = load_checkpoint(out / name, task=TASK)
+            save_checkpoint(out / name, tensors, meta | {"layout": layout.to_dict(),
+                                                         "scalers": {}})  # fmt: skip
+
+
 def fit_run(
     cfg: Config,
     panel: Panel,
@@ -185,8 +197,11 @@ def fit_run(
             print("forecast: choosing the model by backtests on the training periods")
         cfg, selection = select_model(cfg, panel, verbose)
         notes.append(f"--model auto: {selection['chosen']}")
-    cfg, more = resolve_lengths(cfg, panel)
-    notes += [n for n in more if cfg.model == "reglstm" or not n.startswith("--input-length")]
+    resolved, more = resolve_lengths(cfg, panel)
+    if cfg.model != "reglstm":  # ES-RNN resolves its own input length; ETS reads none
+        resolved = dataclasses.replace(resolved, input_length=cfg.input_length)
+        more = [n for n in more if not n.startswith("--input-length")]
+    cfg, notes = resolved, notes + more
     if verbose and notes:
         print("resolved: " + "; ".join(notes))
     results = {"selection": selection} if selection else {}
@@ -201,6 +216,7 @@ def fit_run(
 
         model, trainer = train_esrnn(cfg, panel, out, resume_from, verbose)
         layout, scalers = layout_of(cfg, panel), {}
+        _add_layout(out, layout)
     else:
         model, layout, scalers, trainer = train_model(cfg, panel, out, resume_from, verbose)
     summary = trainer.add_results(**results) if results else trainer.summary

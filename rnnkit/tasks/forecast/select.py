@@ -105,7 +105,8 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
         base = dataclasses.replace(cfg, model="reglstm", holdout=span)
         candidates += network_grid(base, shortest - span - spare)
         if _has_esrnn():
-            candidates.append(resolve_lengths(dataclasses.replace(base, model="es-rnn"), train)[0])
+            esrnn = resolve_lengths(dataclasses.replace(base, model="es-rnn"), train)[0]
+            candidates.append(dataclasses.replace(esrnn, input_length=cfg.input_length))
     rows, kept = [], []
     for cand in candidates:
         if cand.model in ("seasonal-naive", "ets"):
