@@ -7,14 +7,17 @@ import pytest
 import torch
 from torch import nn
 
+import rnnkit.tasks.forecast.esrnn as esrnn
 from rnnkit.data.series import Panel, SeriesDataError, panel_from_frame
 from rnnkit.tasks.forecast.config import Config
 from rnnkit.tasks.forecast.esrnn import (
     ESRNN,
     DilatedLSTM,
+    dilations_of,
     forecast_esrnn,
     holt_winters,
     load_esrnn,
+    sizes_of,
     train_esrnn,
 )
 from rnnkit.train.checkpoint import load_checkpoint
@@ -227,3 +230,16 @@ def _late(panel: Panel) -> Panel:
         [type(s)(s.id, s.time[1:], s.y[1:], s.past[1:], s.future[1:]) for s in panel.series[:2]],
         panel.targets, freq=panel.freq,
     )  # fmt: skip
+
+
+def test_sizes_and_layers_of_the_config():
+    panel = seasonal_panel(2, 40)
+    cfg = Config(holdout=6, season=12, input_length=0, horizon=0)
+    assert sizes_of(cfg, panel) == (12, 6, 12 * esrnn.INPUT_SEASONS)
+    short = seasonal_panel(2, 20)  # 20 - 6 - 6: 8 periods for the first window
+    assert sizes_of(cfg, short) == (12, 6, min(8, 12 * esrnn.INPUT_SEASONS))
+    assert sizes_of(Config(horizon=3, input_length=5), short) == (12, 3, 5)  # monthly: 12
+    assert dilations_of(Config(holdout=1, dilations="1,3")) == [1, 3]
+    assert dilations_of(Config(holdout=1, num_layers=2)) == [1, 1]
+    with pytest.raises(ValueError, match="expected one dilation per layer"):
+        dilations_of(Config(holdout=1, dilations="1,3", num_layers=3))

@@ -41,10 +41,16 @@ from rnnkit.train.trainer import Trainer
 
 __all__ = [
     "ESRNN", "DilatedLSTM", "holt_winters", "run_dilated", "train_esrnn", "load_esrnn",
-    "forecast_esrnn", "sizes_of", "dilations_of", "LEVEL_PENALTY",
+    "forecast_esrnn", "sizes_of", "dilations_of", "LEVEL_PENALTY", "HIDDEN_SIZE", "MAX_STEPS",
 ]  # fmt: skip
 
+# the settings chosen by validation (benchmarks/forecast_esrnn.py); the config's hidden size
+# and steps are RegLSTM's defaults, so a caller applies these where the user set none
+HIDDEN_SIZE = 32
+MAX_STEPS = 300
 LEVEL_PENALTY = 0.0  # weight of Smyl's level variability penalty
+SERIES_GAIN = 1.0  # per-series parameters move this much faster than the network's
+ZERO_HEAD = False  # the untrained forecast is Holt-Winters' (the last layer zero)
 INPUT_SEASONS = 1  # --input-length 0: this many seasons
 INPUT_NONSEASONAL = 8  # --input-length 0 without seasonality: this many periods
 
@@ -148,11 +154,12 @@ def train_esrnn(
     model = ESRNN(
         len(rows), season, input_length, horizon, cfg.hidden_size, dilations,
         quantiles=quantiles, multiplicative=multiplicative, level_penalty=LEVEL_PENALTY,
+        series_gain=SERIES_GAIN, zero_head=ZERO_HEAD,
     )  # fmt: skip
     with torch.no_grad():
         init = [_initial_seasonality(v[:te], season, multiplicative)
                 for v, te in zip(values, train_ends, strict=True)]  # fmt: skip
-        model.season_init.copy_(torch.tensor(np.concatenate(init)))
+        model.season_init.copy_(torch.tensor(np.concatenate(init)) / SERIES_GAIN)
         if not multiplicative:
             sigma = [
                 np.abs(np.diff(v[:te])).mean() for v, te in zip(values, train_ends, strict=True)
@@ -231,7 +238,7 @@ def load_esrnn(tensors: dict[str, Any], meta: dict[str, Any], cfg: Config) -> ES
             int(info["horizon"]), int(info["hidden_size"]), [int(d) for d in info["dilations"]],
             quantiles=[float(q) for q in info["quantiles"]],
             multiplicative=bool(info["multiplicative"]),
-            level_penalty=float(info["level_penalty"]),
+            level_penalty=float(info["level_penalty"]), series_gain=float(info["series_gain"]),
         )  # fmt: skip
     except (TypeError, KeyError, ValueError) as e:
         raise CheckpointError(

@@ -162,6 +162,8 @@ class ESRNN(nn.Module):
         multiplicative: bool = True,
         level_penalty: float = 0.0,
         seasonal_level: SeasonalLevel = "current",
+        series_gain: float = 1.0,
+        zero_head: bool = False,
     ):
         super().__init__()
         if min(n_series, season, input_length, horizon, hidden_size) < 1:
@@ -172,9 +174,11 @@ class ESRNN(nn.Module):
         self.season, self.input_length, self.horizon = season, input_length, horizon
         self.multiplicative, self.level_penalty = multiplicative, level_penalty
         self.seasonal_level: SeasonalLevel = seasonal_level
-        # per-series parameters, 1-D so that weight decay (matrices only) leaves them alone
+        # per-series parameters, 1-D so that weight decay (matrices only) leaves them alone,
+        # stored divided by series_gain (> 1: they move that much faster under Adam)
+        self.series_gain = series_gain
         self.alpha_logit = nn.Parameter(torch.zeros(n_series))
-        self.gamma_logit = nn.Parameter(torch.full((n_series,), -2.0))
+        self.gamma_logit = nn.Parameter(torch.full((n_series,), -2.0 / series_gain))
         self.season_init = nn.Parameter(torch.zeros(n_series * season))  # (N m,)
         self.register_buffer("scale", torch.ones(n_series))  # sigma_i of the additive form
         self.register_buffer("quantiles", torch.tensor(list(quantiles) or [0.5]))
@@ -183,14 +187,26 @@ class ESRNN(nn.Module):
         self.head = nn.Sequential(
             nn.Linear(hidden_size, hidden_size), nn.Tanh(), nn.Linear(hidden_size, horizon * q)
         )
+        if zero_head:  # the untrained forecast is Holt-Winters' l_T s_{T+k}
+            nn.init.zeros_(self.head[2].weight)
+            nn.init.zeros_(self.head[2].bias)
+
+    def smoothing(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        """(alpha, gamma) of series ``rows``: (B,) each."""
+        gain = self.series_gain
+        return torch.sigmoid(gain * self.alpha_logit[rows]), torch.sigmoid(
+            gain * self.gamma_logit[rows]
+        )
 
     def components(self, rows: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """(levels (B, T), seasonality (B, T + m)) of the values y (B, T) of series ``rows``."""
         m = self.season
-        init = self.season_init.view(-1, m)[rows]  # (B, m)
+        gain = self.series_gain
+        init = gain * self.season_init.view(-1, m)[rows]  # (B, m)
         init = init.exp() if self.multiplicative else init
+        alpha, gamma = self.smoothing(rows)
         return holt_winters(
-            y, torch.sigmoid(self.alpha_logit[rows]), torch.sigmoid(self.gamma_logit[rows]),
+            y, alpha, gamma,
             init, m, multiplicative=self.multiplicative, seasonal_level=self.seasonal_level,
         )  # fmt: skip
 
