@@ -1,17 +1,22 @@
 """The Python API of ``rnnkit forecast``: ``Forecaster(**config).fit(data).predict()``.
 
-``train_model`` is what ``rnnkit forecast train`` and ``Forecaster.fit`` both run;
-``load_run`` rebuilds a forecaster from a checkpoint alone; ``evaluate_holdout`` scores the
-model and the baselines (``rnnkit.metrics``) on the held-out periods.
+``fit_run`` is what ``rnnkit forecast train`` and ``Forecaster.fit`` both run: the lengths the
+config leaves to the data resolved (``data.resolve_lengths``), the model chosen when
+``--model auto`` (``select.py``), then fitted: ``train_model`` (RegLSTM), ``train_esrnn``
+(ES-RNN) or nothing to train (ETS, seasonal naive: ``methods.Statistical``). ``load_run``
+rebuilds a forecaster from a checkpoint alone; ``evaluate_holdout`` scores the model and the
+baselines (``rnnkit.metrics``) on the held-out periods; ``Forecaster.cross_validation`` runs a
+backtest (``backtest.py``).
 
-Per series, the targets are optionally logged, differenced (``--difference seasonal``: y[t] -
-y[t-m]) and scaled with statistics of the training periods only; the input at step t is
-[targets, past covariates, known-future covariates and calendar features of t and of the H
-steps after t]. From the last step's state (``--head many-to-one``) or from every step's
-(``many-to-many``, denser supervision) the head predicts the next H targets, as changes from
-the value at that step (``--relative``). Evaluation holds out the last ``--holdout`` periods of
-each series (validation, if any, is the ``--val-periods`` before them) and scores the model and,
-on the same split, the naive, seasonal-naive and ETS baselines by MAE, RMSE, MAPE, sMAPE, MASE.
+RegLSTM: per series, the targets are optionally logged, differenced (``--difference
+seasonal``: y[t] - y[t-m]) and scaled with statistics of the training periods only; the input
+at step t is [targets, past covariates, known-future covariates and calendar features of t and
+of the H steps after t]. From the last step's state (``--head many-to-one``) or from every
+step's (``many-to-many``, denser supervision) the head predicts the next H targets, as changes
+from the value at that step (``--relative``). Evaluation holds out the last ``--holdout``
+periods of each series (validation, if any, is the ``--val-periods`` before them) and scores
+the model and, on the same split, the naive, seasonal-naive and ETS baselines (``--baselines``)
+by MAE, RMSE, MAPE, sMAPE, MASE.
 """
 
 from __future__ import annotations
