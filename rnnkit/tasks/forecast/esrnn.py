@@ -207,6 +207,7 @@ def train_esrnn(
             "quantiles": quantiles,
             "multiplicative": multiplicative,
             "level_penalty": LEVEL_PENALTY,
+            "series_gain": SERIES_GAIN,
         }  # fmt: skip
     }
     trainer = Trainer(
