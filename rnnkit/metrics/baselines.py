@@ -6,6 +6,10 @@ season m, and returns the forecast p_0 .. p_{K-1} (K, n) of the periods after th
     naive           p_k = h_{T-1}
     seasonal_naive  p_k = h_{T-m+(k mod m)}     (m = 1 when T < m)
     ets             statsmodels' Holt-Winters exponential smoothing, additive trend and season
+
+``forecast_baselines`` makes them for many series at once: naive and seasonal naive as array
+operations, and ETS as ``rnnkit.metrics.exp_smoothing`` (the same model fitted for every series
+together, instead of statsmodels one series at a time: 5,000 series of 120 periods in seconds).
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rnnkit.metrics.exp_smoothing import holt_winters
+
 Baseline = Callable[[np.ndarray, int, int], np.ndarray]
+BASELINE_KINDS = ("none", "fast", "all")  # --baselines: none, naive ones, naive ones and ETS
 
 
 def naive(history: np.ndarray, periods: int, season: int) -> np.ndarray:
@@ -55,3 +62,38 @@ def baseline_methods() -> dict[str, Baseline]:
     except ImportError:
         return methods
     return methods | {"ets": ets}
+
+
+def forecast_baselines(
+    histories: list[np.ndarray], periods: int, season: int, kind: str = "all"
+) -> dict[str, list[np.ndarray]]:
+    """The baselines' forecasts (periods, n) of each history (T, n) (or (periods,) of a (T,)),
+    by name: none, "fast" (naive, seasonal_naive) or "all" (and ets, by ``holt_winters``)."""
+    if kind not in BASELINE_KINDS:
+        raise ValueError(f"--baselines: expected one of {', '.join(BASELINE_KINDS)}, got {kind!r}")
+    if periods < 1 or season < 1:
+        raise ValueError(
+            f"forecast_baselines: expected periods >= 1 and season >= 1, got {periods} and {season}"
+        )
+    if kind == "none":
+        return {}
+    for i, h in enumerate(histories):
+        if len(h) == 0:
+            raise ValueError(f"forecast_baselines: history {i} is empty; expected >= 1 period")
+    cols = [np.asarray(h, dtype=np.float64).reshape(len(h), -1) for h in histories]  # (T, n)
+    naive_out, seasonal_out = [np.empty(0)] * len(cols), [np.empty(0)] * len(cols)
+    groups: dict[tuple[int, int], list[int]] = {}  # (lag, columns) -> histories
+    for i, c in enumerate(cols):
+        groups.setdefault((season if len(c) >= season else 1, c.shape[1]), []).append(i)
+    ahead = np.arange(periods)
+    for (m, _), index in groups.items():
+        tails = np.stack([cols[i][-m:] for i in index])  # (N, m, n): the last season
+        last = np.repeat(tails[:, -1:], periods, axis=1)  # (N, K, n)
+        repeated = tails[:, ahead % m]  # (N, K, n)
+        for i, a, b in zip(index, last, repeated, strict=True):
+            shape = (periods, *np.shape(histories[i])[1:])
+            naive_out[i], seasonal_out[i] = a.reshape(shape), b.reshape(shape)
+    out = {"naive": naive_out, "seasonal_naive": seasonal_out}
+    if kind == "all":
+        out["ets"] = holt_winters(histories, periods, season)
+    return out
