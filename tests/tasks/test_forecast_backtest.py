@@ -10,9 +10,10 @@ from cli_helpers import fails
 from rnnkit.cli import main
 from rnnkit.data.series import panel_from_array
 from rnnkit.metrics import ets, scores, seasonal_naive
-from rnnkit.tasks.forecast import Config, Forecaster
+from rnnkit.tasks.forecast import Config, Forecaster, RegLSTM, predict_panel
 from rnnkit.tasks.forecast.backtest import backtest, cutoffs, validation_windows
 from rnnkit.tasks.forecast.data import default_horizon, resolve_lengths
+from rnnkit.tasks.forecast.methods import Combination
 
 TINY = {"hidden_size": 8, "max_steps": 20, "eval_every": 10, "warmup_steps": 0}
 
@@ -222,3 +223,18 @@ def test_statistical_run_predicts_and_evaluates(tmp_path, capsys, model, method)
     assert fc.evaluate()["model"] == pytest.approx(expected)
     assert main(["forecast", "eval", str(run), "--windows", "2", "--step", "3",
                  "--periods", "3"]) == 0  # fmt: skip
+
+
+def test_combination_run_is_the_mean_of_ets_and_the_network(tmp_path):
+    cube = seasonal_cube(2, 48)
+    fc = Forecaster(model="ets+reglstm", holdout=6, season=12, baselines="fast", **TINY)
+    fc.fit(cube, out=tmp_path / "run")
+    assert isinstance(fc.model, Combination) and isinstance(fc.model.parts[1], RegLSTM)
+    pred = fc.predict(periods=6)
+    net = predict_panel(fc.model.parts[1], fc.layout, fc.scalers, fc.panel, 6)
+    pairs = zip(fc.panel.series, net, strict=True)
+    expected = [(ets(s.y, 6, 12) + p[..., 0]) / 2 for s, p in pairs]
+    np.testing.assert_allclose(pred["value"], np.concatenate(expected)[:, 0])
+    again = Forecaster.load(tmp_path / "run").predict(cube, periods=6)
+    np.testing.assert_allclose(again["value"], pred["value"], rtol=1e-6)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"] == "ets+reglstm"

@@ -49,6 +49,7 @@ from rnnkit.tasks.forecast.data import (
 )
 from rnnkit.tasks.forecast.methods import (
     STATISTICAL,
+    Combination,
     Statistical,
     median_of,
     predict_panel,
@@ -150,14 +151,17 @@ def load_run(
         ) from e
     if cfg.model in STATISTICAL:
         return Statistical(cfg.model, layout.season), layout, scalers, cfg
-    if cfg.model == "es-rnn":
+    if cfg.model.endswith("es-rnn"):
         from rnnkit.tasks.forecast.esrnn import load_esrnn
 
         model = load_esrnn(tensors, meta, cfg)
-        return model.to(resolve_device(device)).eval(), layout, scalers, cfg
-    model = build_model(cfg, layout)  # reglstm (and "auto": the runs from before the choice)
-    load_weights(model, strip_prefix("model", tensors), path)
-    return model.to(resolve_device(device)).eval(), layout, scalers, cfg
+    else:  # reglstm (and "auto": the runs from before the choice)
+        model = build_model(cfg, layout)
+        load_weights(model, strip_prefix("model", tensors), path)
+    model = model.to(resolve_device(device)).eval()
+    if cfg.model.startswith("ets+"):
+        model = Combination([Statistical("ets", layout.season), model])
+    return model, layout, scalers, cfg
 
 
 @dataclass
@@ -203,7 +207,7 @@ def fit_run(
         cfg, selection = select_model(cfg, panel, verbose)
         notes.append(f"--model auto: {selection['chosen']}")
     resolved, more = resolve_lengths(cfg, panel)
-    if cfg.model != "reglstm":  # ES-RNN resolves its own input length; ETS reads none
+    if not cfg.model.endswith("reglstm"):  # ES-RNN resolves its own input length
         resolved = dataclasses.replace(resolved, input_length=cfg.input_length)
         more = [n for n in more if not n.startswith("--input-length")]
     cfg, notes = resolved, notes + more
@@ -216,7 +220,7 @@ def fit_run(
         save_statistical(out, cfg, layout, summary | results)
         return Fitted(Statistical(cfg.model, cfg.season), layout, {}, cfg, summary | results,
                       None, notes)  # fmt: skip
-    if cfg.model == "es-rnn":
+    if cfg.model.endswith("es-rnn"):
         from rnnkit.tasks.forecast.esrnn import train_esrnn
 
         model, trainer = train_esrnn(cfg, panel, out, resume_from, verbose)
@@ -224,6 +228,8 @@ def fit_run(
         _add_layout(out, layout)
     else:
         model, layout, scalers, trainer = train_model(cfg, panel, out, resume_from, verbose)
+    if cfg.model.startswith("ets+"):
+        model = Combination([Statistical("ets", cfg.season), model])
     summary = trainer.add_results(**results) if results else trainer.summary
     return Fitted(model, layout, scalers, cfg, summary, trainer, notes)
 

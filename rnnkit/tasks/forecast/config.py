@@ -52,10 +52,13 @@ class Config(TrainConfig):
         0, "periods before the holdout for validation (0 = none: the loss on training windows)"
     )
     # the model
-    model: Literal["auto", "reglstm", "es-rnn", "ets", "seasonal-naive"] = option(
+    model: Literal[
+        "auto", "reglstm", "es-rnn", "ets", "seasonal-naive", "ets+reglstm", "ets+es-rnn"
+    ] = option(
         "auto",
-        "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, "
-        "seasonal-naive, or auto: the best of them by backtests on the training periods",
+        "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, seasonal-naive, "
+        "ets+NETWORK (the mean of the two forecasts), or auto: the best of them by backtests on "
+        "the training periods",
     )
     dilations: str = option(
         "", "es-rnn: dilation of each LSTM layer, comma-separated, e.g. 1,2 ('' = none)"

@@ -1,9 +1,10 @@
 """Every model a forecast run can hold, behind one call: ``predict_panel``.
 
-A run's model is a ``RegLSTM`` (``model.py``), an ES-RNN (``esrnn.py``) or a ``Statistical``
-method: ETS or seasonal naive, which has nothing to learn ahead and is fitted anew on each
-history it forecasts from (as statsforecast's models are); its checkpoint holds no weights and
-no pickle, only the config (the method, the season) and the layout.
+A run's model is a ``RegLSTM`` (``model.py``), an ES-RNN (``esrnn.py``), a ``Combination``
+(the mean of ETS and a network) or a ``Statistical`` method: ETS or seasonal naive, which has
+nothing to learn ahead and is fitted anew on each history it forecasts from (as statsforecast's
+models are); its checkpoint holds no weights and no pickle, only the config (the method, the
+season) and the layout.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class Statistical:
         return [fn(s.y, periods, self.season)[..., None] for s in panel.series]
 
 
+class Combination:
+    """The mean of the forecasts of several models (ETS and a network: ``--model
+    ets+reglstm``), as M4's combinations; ``parts[-1]`` is the network."""
+
+    def __init__(self, parts: list[Any]):
+        self.parts = parts
+
+
 def predict_panel(
     model: Any, layout: Layout, scalers: dict[str, Scaler], panel: Panel, periods: int
 ) -> list[np.ndarray]:
@@ -49,6 +58,9 @@ def predict_panel(
     scaler of gets one fitted on its whole history."""
     if isinstance(model, Statistical):
         return model.forecast(panel, periods)
+    if isinstance(model, Combination):  # each quantile the mean of the parts' (or their one)
+        each = [predict_panel(m, layout, scalers, panel, periods) for m in model.parts]
+        return [np.mean(np.broadcast_arrays(*preds), axis=0) for preds in zip(*each, strict=True)]
     if isinstance(model, RegLSTM):
         ends = [len(s) for s in panel.series]
         return forecast(model, layout, panel, scalers_for(panel, layout, scalers, ends), periods)

@@ -9,7 +9,8 @@ window and forecasts every window without refitting; the statistical ones (seaso
 ETS) fit each window's history. The candidate of least mean MASE over the windows wins and is
 then fitted on all the training periods. Candidates: seasonal naive, ETS (with statsmodels),
 RegLSTM with seasonal or first differencing and the longest input the periods allow or half of
-it (what the config leaves ``auto``/0), and ES-RNN when rnnkit has it.
+it (what the config leaves ``auto``/0), ES-RNN when rnnkit has it, and the mean of ETS and the
+best of the networks (M4's lesson: combinations are robust; it costs no more training).
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ def network_grid(cfg: Config, periods: int) -> list[Config]:
 
 
 def _describe(cfg: Config) -> dict[str, Any]:
-    if cfg.model != "reglstm":
+    if not cfg.model.endswith("reglstm"):
         return {"model": cfg.model}
-    return {"model": "reglstm", "difference": cfg.difference, "input_length": cfg.input_length}
+    return {"model": cfg.model, "difference": cfg.difference, "input_length": cfg.input_length}
 
 
 def _fit_network(cfg: Config, panel: Panel):
@@ -107,7 +108,16 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
         if _has_esrnn():
             esrnn = resolve_lengths(dataclasses.replace(base, model="es-rnn"), train)[0]
             candidates.append(dataclasses.replace(esrnn, input_length=cfg.input_length))
-    rows, kept = [], []
+    rows, kept, fns = [], [], []
+
+    def score(cand: Config, fn) -> None:
+        result = backtest(fn, train, windows, step, h, cfg.season, baselines="none")
+        rows.append(_describe(cand) | {k: result.overall["model"][k] for k in ("mase", "smape")})
+        kept.append(cand)
+        fns.append(fn)
+        if verbose:
+            print(f"  auto: {_label(rows[-1]):40} validation MASE {rows[-1]['mase']:.4f}")
+
     for cand in candidates:
         if cand.model in ("seasonal-naive", "ets"):
             model = Statistical(cand.model, cfg.season)
@@ -119,11 +129,15 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
                 if verbose:
                     print(f"  auto: {cand.model} skipped: {e}")
                 continue
-        result = backtest(fn, train, windows, step, h, cfg.season, baselines="none")
-        rows.append(_describe(cand) | {k: result.overall["model"][k] for k in ("mase", "smape")})
-        kept.append(cand)
-        if verbose:
-            print(f"  auto: {_label(rows[-1]):40} validation MASE {rows[-1]['mase']:.4f}")
+        score(cand, fn)
+    # the mean of ETS and the best network (M4: combinations are robust), at no more training
+    nets = [i for i, c in enumerate(kept) if c.model in ("reglstm", "es-rnn")]
+    if nets and kept[1].model == "ets":
+        i = min(nets, key=lambda i: _finite(rows[i]["mase"]))
+        combined = dataclasses.replace(kept[i], model=f"ets+{kept[i].model}")
+        score(combined, lambda history, k, a=fns[1], b=fns[i]: [
+            (p + q) / 2 for p, q in zip(a(history, k), b(history, k), strict=True)
+        ])  # fmt: skip
     best = min(range(len(rows)), key=lambda i: (_finite(rows[i]["mase"]), i))
     chosen = dataclasses.replace(kept[best], holdout=cfg.holdout)
     report = {"chosen": _label(rows[best]), "windows": windows, "step": step, "periods": h,
@@ -136,6 +150,6 @@ def _finite(x: float) -> float:
 
 
 def _label(row: dict[str, Any]) -> str:
-    if row["model"] != "reglstm":
+    if not row["model"].endswith("reglstm"):
         return row["model"]
-    return f"reglstm (difference {row['difference']}, input length {row['input_length']})"
+    return f"{row['model']} (difference {row['difference']}, input length {row['input_length']})"
