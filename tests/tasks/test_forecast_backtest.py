@@ -238,3 +238,15 @@ def test_combination_run_is_the_mean_of_ets_and_the_network(tmp_path):
     again = Forecaster.load(tmp_path / "run").predict(cube, periods=6)
     np.testing.assert_allclose(again["value"], pred["value"], rtol=1e-6)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"] == "ets+reglstm"
+
+
+def test_esrnn_run_predicts_evaluates_and_reloads(tmp_path):
+    cube = seasonal_cube(2, 48)
+    fc = Forecaster(model="es-rnn", holdout=6, season=12, baselines="none", **TINY)
+    fc.fit(cube, out=tmp_path / "run")
+    pred = fc.predict()
+    assert len(pred) == 12 and np.isfinite(pred["value"]).all()
+    again = Forecaster.load(tmp_path / "run")
+    np.testing.assert_allclose(again.predict(cube)["value"], pred["value"], rtol=1e-5)
+    assert again.evaluate(cube)["model"] == pytest.approx(fc.evaluate()["model"], rel=1e-5)
+    assert len(again.cross_validation(2, 3, 3, data=cube).frame) == 12

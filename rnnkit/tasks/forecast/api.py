@@ -317,11 +317,12 @@ class Forecaster:
         if "freq" in values and isinstance(values["freq"], int):
             values["freq"] = str(values["freq"])
         self.cfg = config_from_dict(Config, {"tensorboard": False} | values)
-        self.model: RegLSTM | None = None
+        self.model: Any = None
         self.layout: Layout | None = None
         self.scalers: dict[str, Scaler] = {}
         self.panel: Panel | None = None
         self.summary: dict[str, Any] = {}
+        self.notes: list[str] = []
 
     def fit(self, data: Any = None, out: str | Path | None = None, verbose: bool = False):
         """Train on ``data``; returns self. ``notes`` says what was resolved or chosen,
