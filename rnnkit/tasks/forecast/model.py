@@ -17,15 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.data.series import Panel, Scaler, SeriesDataError, check_lengths
-from rnnkit.data.series_windows import (
-    Layout,
-    extended,
-    forecast_input,
-    from_model_space,
-    transformed_targets,
-    untransformed,
-)
+from rnnkit.data.series_origins import Origins
+from rnnkit.data.series_windows import Layout
 from rnnkit.nn import LSTM, REGRESSION_LOSSES, regression_loss
+
+PREDICT_BATCH = 8192  # windows the model reads at once in ``forecast`` (bounds its memory)
 
 
 class RegLSTM(nn.Module):
@@ -117,6 +113,12 @@ def median_index(model: RegLSTM) -> int:
     return int(torch.argmin((model.quantiles - 0.5).abs())) if len(model.quantiles) else 0
 
 
+def _last_output(model: RegLSTM, x: Tensor) -> np.ndarray:
+    """The model's output from the last step of each window of x (B, L, F): (B, H n[, Q])."""
+    out = model.predict(x)  # (B, L, H n[, Q]) or (B, H n[, Q])
+    return (out if model.many_to_one else out[:, -1]).double().cpu().numpy()
+
+
 @torch.no_grad()
 def forecast(
     model: RegLSTM,
@@ -129,7 +131,9 @@ def forecast(
     (periods, n, Q) per series (Q = 1 without quantiles; with them, Q levels in order).
 
     Beyond the horizon the forecast recurses on its median; each quantile is integrated along
-    its own path (for differenced targets: an interval that widens with the horizon).
+    its own path (for differenced targets: an interval that widens with the horizon). The
+    inputs of all series are built as arrays (``rnnkit.data.series_origins``) and the model
+    reads them PREDICT_BATCH windows at a time.
     """
     h, n = layout.horizon, len(layout.targets)
     check_periods(layout, periods)
@@ -144,24 +148,12 @@ def forecast(
                 f"period(s) after its end, the forecast needs {periods}; add rows after the end "
                 "with the covariates and empty targets"
             )
-    # paths (Q, T + done, n) in transformed space; the median path is what the model reads
-    paths = [np.repeat(transformed_targets(s, layout)[None], q, axis=0) for s in panel.series]
-    done = 0
-    while done < periods:
-        inputs = [
-            forecast_input(extended(s, path[mid], layout), layout, scalers[s.id])
-            for s, path in zip(panel.series, paths, strict=True)
-        ]
-        x = torch.tensor(np.stack([i[0] for i in inputs]), dtype=torch.float32, device=device)
-        out = model.predict(x)  # (N, L, H n[, Q]) or (N, H n[, Q])
-        out = out if model.many_to_one else out[:, -1]  # (N, H n[, Q])
-        out = out.reshape(len(x), h, n, q).permute(0, 3, 1, 2).double().cpu().numpy()  # (N,Q,H,n)
-        for i, s in enumerate(panel.series):
-            new = from_model_space(out[i], inputs[i][1], scalers[s.id], paths[i], layout)
-            paths[i] = np.concatenate([paths[i], new], axis=1)  # (Q, T + done + H, n)
-        done += h
-    results = []
-    for s, path in zip(panel.series, paths, strict=True):
-        ahead = untransformed(path[:, len(s) : len(s) + periods], layout)  # (Q, periods, n)
-        results.append(np.moveaxis(ahead, 0, -1))  # (periods, n, Q)
-    return results
+    origins = Origins(panel, layout, scalers, q, mid, periods)  # every series as arrays
+    while origins.done < periods:
+        x, origin = origins.inputs()  # (N, L, F), (N, n)
+        out = np.concatenate([
+            _last_output(model, torch.tensor(part, dtype=torch.float32, device=device))
+            for part in np.array_split(x, max(1, -(-len(x) // PREDICT_BATCH)))
+        ])  # (N, H n[, Q])  # fmt: skip
+        origins.append(out.reshape(len(x), h, n, q).transpose(0, 3, 1, 2), origin)  # (N,Q,H,n)
+    return list(origins.forecasts(periods))  # N of (periods, n, Q)
