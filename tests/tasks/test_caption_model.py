@@ -35,7 +35,10 @@ def test_attention_sums_to_one_over_locations(attention):
     assert state.feats.shape == (3, 16, 16)  # a 4x4 grid of 32x32 images
     _, alpha, beta = m.attend(state)
     assert torch.allclose(alpha.sum(1), torch.ones(3)) and (alpha >= 0).all()
-    assert ((beta > 0) & (beta < 1)).all()
+    if attention == "soft":  # the gate; hard attention has none (its context is a_s)
+        assert ((beta > 0) & (beta < 1)).all()
+    else:
+        assert m.gate is None and (beta == 1).all()
     maps = m.attention_maps(x, [[5, 6], [7], [4, 5, 6]])
     assert maps.shape == (3, 4, 16)
     assert torch.allclose(maps.sum(2), torch.tensor([[1.0, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]))

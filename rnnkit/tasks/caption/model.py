@@ -5,10 +5,13 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
   trained from scratch: an S x S image gives an (S/8) x (S/8) grid, L = (S/8)^2.
 - **Initial state**: h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i) (as the paper).
 - **Step t**: with attention, alpha_t = softmax_i(v^T tanh(W_a a_i + W_h h_{t-1})) (additive,
-  ``rnnkit.nn.Attention``) and the gate beta_t = sigmoid(w_b h_{t-1}); the context z_t is
-  beta_t * sum_i alpha_ti a_i (``soft``), or beta_t * a_s with s ~ Multinomial(alpha_t)
-  (``hard``; in training, a batch uses the expected context instead with probability ``mix``,
-  and inference always does, as the authors' code). h_t, c_t = LSTM([E y_{t-1}; z_t], ...).
+  ``rnnkit.nn.Attention``); the context z_t is beta_t * sum_i alpha_ti a_i with the gate
+  beta_t = sigmoid(w_b h_{t-1}) (``soft``, the paper's section 4.2.1), or a_s with
+  s ~ Multinomial(alpha_t) (``hard``, no gate: with one the decoder learned to shut the
+  sampled locations out while they were noise, and REINFORCE then had nothing to learn from;
+  in training, a batch uses the expected context sum_i alpha_ti a_i instead with probability
+  ``mix``, and inference always does, as the authors' code). h_t, c_t = LSTM([E y_{t-1}; z_t],
+  ...).
   ``none``: no context (the image enters through the first state alone).
 - **Deep output**: p(y_t) = softmax(L_o dropout(tanh(E y_{t-1} + L_h h_t + L_z z_t))).
 
@@ -108,7 +111,10 @@ class CaptionModel(nn.Module):
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=PAD)
         with_context = self.kind != "none"
         self.attention = Attention(H, D, "bahdanau", cfg.attention_size) if with_context else None
-        self.gate = nn.Linear(H, 1) if with_context else None
+        # the gate is soft attention's (the paper's section 4.2.1); hard attention's context is
+        # a_s itself: a gate would let the decoder shut out the sampled locations while they are
+        # still noise, and then no location costs less than another and REINFORCE learns nothing
+        self.gate = nn.Linear(H, 1) if self.kind == "soft" else None
         self.cell = LSTMCell(E + (D if with_context else 0), H)
         self.out_h = nn.Linear(H, E)
         self.out_z = nn.Linear(D, E) if with_context else None
@@ -129,9 +135,12 @@ class CaptionModel(nn.Module):
         return State(torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)), feats, keys)
 
     def attend(self, state: State) -> tuple[Tensor, Tensor, Tensor]:
-        """(expected context (B, D), alpha (B, L), beta (B, 1)) at ``state``."""
+        """(expected context (B, D), alpha (B, L), beta (B, 1)) at ``state``; beta is 1
+        without a gate (hard attention)."""
         mask = torch.ones(state.feats.shape[:2], dtype=torch.bool, device=state.feats.device)
         context, alpha = self.attention(state.h, state.feats, mask, state.keys)
+        if self.gate is None:
+            return context, alpha, context.new_ones(context.size(0), 1)
         return context, alpha, torch.sigmoid(self.gate(state.h))
 
     def advance(self, tokens: Tensor, z: Tensor | None, state: State) -> tuple[Tensor, State]:
