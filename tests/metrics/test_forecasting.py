@@ -20,6 +20,7 @@ from rnnkit.metrics import (
     seasonal_naive,
     smape,
 )
+from rnnkit.metrics.forecasting import _mase_ratios
 
 # sktime 1.2 warns on every forecaster it builds that a config default will change in 1.3
 SKTIME_REMEMBER_DATA = "ignore:The default of config ``remember_data``:FutureWarning"
@@ -183,3 +184,59 @@ def test_baseline_methods(monkeypatch):
     assert baseline_methods() == {"naive": naive, "seasonal_naive": seasonal_naive, "ets": ets}
     monkeypatch.setitem(sys.modules, "statsmodels", None)  # import statsmodels fails
     assert baseline_methods() == {"naive": naive, "seasonal_naive": seasonal_naive}
+
+
+# ---------------------------------------------------------------------------------------------
+# where ours and sktime's differ on purpose (the module docstring's list), and by how much
+
+
+def test_mape_with_a_zero_truth_differs_from_sktime_by_design(skf):
+    y, p = _series(6, (12,))
+    y[3] = 0.0
+    theirs = skf.mean_absolute_percentage_error(y, p, symmetric=False)
+    eps = np.finfo(np.float64).eps
+    assert theirs == pytest.approx((np.abs(y - p) / np.maximum(np.abs(y), eps)).mean())
+    assert theirs > 1e12  # one zero truth weighs |p| / eps: the score says nothing else
+    assert mape(y, p) == pytest.approx(skf.mean_absolute_percentage_error(y[y != 0], p[y != 0]))
+
+
+def test_mase_of_a_flat_history_differs_from_sktime_by_design(skf):
+    y, p = _series(7, (5,))
+    flat = np.full(12, 4.0)
+    assert skf.mean_absolute_scaled_error(y, p, y_train=flat, sp=1) > 1e12  # MAE / eps
+    assert math.isnan(mase(y, p, flat, 1))
+
+
+def test_columns_pool_where_sktime_averages(skf):
+    y, p = _series(8, (6, 3))
+    p[:, 2] += 5.0  # one column much worse: the averages part
+    history = np.random.default_rng(8).uniform(1, 10, (20, 3)) * [1.0, 1.0, 10.0]  # (20, 3)
+    # RMSE: ours of every value pooled = sktime's of one column; sktime's mean of the columns'
+    column_rmse = skf.mean_squared_error(y, p, square_root=True, multioutput="raw_values")
+    assert skf.mean_squared_error(y, p, square_root=True) == pytest.approx(column_rmse.mean())
+    assert rmse(y, p) == pytest.approx(np.sqrt((column_rmse**2).mean()), rel=1e-12)
+    assert rmse(y, p) > column_rmse.mean() * 1.01
+    # MASE: ours the mean of the columns' ratios; sktime's the mean MAE over the mean scale
+    ratios = skf.mean_absolute_scaled_error(y, p, y_train=history, sp=4, multioutput="raw_values")
+    assert mase(y, p, history, 4) == pytest.approx(ratios.mean(), rel=1e-12)
+    scale = np.abs(history[4:] - history[:-4]).mean(axis=0)  # (3,)
+    theirs = skf.mean_absolute_scaled_error(y, p, y_train=history, sp=4)
+    assert theirs == pytest.approx(np.abs(y - p).mean() / scale.mean(), rel=1e-12)
+    assert abs(mase(y, p, history, 4) - theirs) > 0.05
+
+
+def test_scores_of_many_series_are_the_per_series_ones():
+    rng, season = np.random.default_rng(9), 4
+    shapes = [(6, 20), (6, 20), (5, 20), (3, 4), (3, 4), (2, 1), (2, 1)]  # (K, T), 2 columns
+    truth, pred, history = [], [], []
+    for k, t in shapes * 3:  # groups of one shape, short and one-period histories
+        truth.append(rng.normal(size=(k, 2)))
+        pred.append(rng.normal(size=(k, 2)))
+        history.append(rng.normal(size=(t, 2)))
+    history[1][:, 0] = 1.0  # a flat column: left out
+    ratios = np.concatenate(
+        [_mase_ratios(t, f, h, season) for t, f, h in zip(truth, pred, history, strict=True)]
+    )
+    assert scores(truth, pred, history, season)["mase"] == pytest.approx(ratios.mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="mase: expected a history of 2 columns, got 1"):
+        scores(truth[:2], pred[:2], [history[0], history[0][:, :1]], season)
