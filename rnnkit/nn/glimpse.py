@@ -26,12 +26,14 @@ W image columns (A), N the grid size, C optional channels between batch and rows
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 EPS = 1e-8  # added to each filter's normalizer, as in the paper's implementations
+INITS = ("cover", "linear")  # GaussianGlimpse's inits of its placement map
 
 
 class Glimpse(NamedTuple):
@@ -110,9 +112,13 @@ def read(images: Tensor, fx: Tensor, fy: Tensor, intensity: Tensor) -> Tensor:
             f"read: expected images (B, [C,] H, W) with H, W = {fy.size(2)}, {fx.size(2)} "
             f"(the filterbanks'), got {tuple(images.shape)}"
         )
-    if images.dim() == 4:
-        fx, fy = fx[:, None], fy[:, None]  # (B, 1, N, W), (B, 1, N, H): the same for every C
-    patch = fy @ images @ fx.transpose(-1, -2)  # (B, [C,] N, N)
+    if images.dim() == 3:
+        patch = fy @ images @ fx.transpose(-1, -2)  # (B, N, N)
+    else:  # the channels side by side: two plain batched matmuls, no broadcast (faster)
+        (b, c, h, w), n = images.shape, fx.size(1)
+        rows = fy @ images.transpose(1, 2).reshape(b, h, c * w)  # (B, N, C W)
+        patch = rows.view(b, n * c, w) @ fx.transpose(-1, -2)  # (B, N C, N)
+        patch = patch.view(b, n, c, n).transpose(1, 2)  # (B, C, N, N)
     return _per_batch(intensity, patch.dim()) * patch
 
 
@@ -138,18 +144,43 @@ class GaussianGlimpse(nn.Module):
     ``glimpse(h) -> Glimpse``; ``read(x, h)``: x (B, [C,] H, W) -> (B, [C,] N, N);
     ``write(w, h)``: w (B, [C,] N, N) -> (B, [C,] H, W). ``read`` of several images (the
     image and DRAW's error image) stacks them as channels.
+
+    ``init``: "cover" (default) starts the bias at the glimpse that tiles the whole image, the
+    centre at the image's centre (g~ = 0), the stride spanning it (delta~ = 1), gamma = 1 and
+    the filters' deviation half the stride, so that neighbouring filters overlap and a read is
+    a smooth N x N summary of the image (a write a smooth full-image layer); "linear" keeps
+    nn.Linear's init, bias near 0 as the paper's implementations (sigma^2 near 1 pixel: N x N
+    point samples spaced by the stride). The weights are nn.Linear's in both.
     """
 
-    def __init__(self, hidden_size: int, size: int, height: int, width: int):
+    def __init__(
+        self,
+        hidden_size: int,
+        size: int,
+        height: int,
+        width: int,
+        init: Literal["cover", "linear"] = "cover",
+    ):
         super().__init__()
         for name, value in (("size", size), ("height", height), ("width", width)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"GaussianGlimpse: {name} must be a positive int, got {value!r}")
-        self.size, self.height, self.width = size, height, width
+        if init not in INITS:
+            raise ValueError(f"GaussianGlimpse: init must be one of {INITS}, got {init!r}")
+        self.size, self.height, self.width, self.init = size, height, width, init
         self.params = nn.Linear(hidden_size, 5)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.params.reset_parameters()
+        if self.init == "cover":
+            stride = max((max(self.height, self.width) - 1) / max(self.size - 1, 1), 1.0)
+            with torch.no_grad():
+                self.params.bias.zero_()  # centre, delta~ = 1, gamma = 1
+                self.params.bias[2] = 2 * math.log(stride / 2)  # log sigma^2: sigma = delta / 2
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, height={self.height}, width={self.width}"
+        return f"size={self.size}, height={self.height}, width={self.width}, init={self.init!r}"
 
     def glimpse(self, h: Tensor) -> Glimpse:
         return glimpse_params(self.params(h), self.height, self.width, self.size)

@@ -132,7 +132,33 @@ def test_channels_read_each_channel_alike_and_write_read_shapes():
     assert module.write(patch, h).shape == (4, 2, 10, 12)
     box = module.glimpse(h).box(3)
     assert box.shape == (4, 4) and bool((box[:, 2] > box[:, 0]).all())
-    assert "size=3, height=10, width=12" in repr(module)
+    assert "size=3, height=10, width=12, init='cover'" in repr(module)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 8])
+@torch.no_grad()
+def test_cover_init_tiles_the_image_smoothly_linear_init_samples_points(size):
+    height, width = 28, 24
+    zero = torch.zeros(1, 7, dtype=torch.float64)  # DRAW's first read: h_dec = 0
+    cover = GaussianGlimpse(7, size, height, width).double()
+    g = cover.glimpse(zero)
+    stride = (height - 1) / max(size - 1, 1)
+    want = [(width + 1) / 2, (height + 1) / 2, stride, (stride / 2) ** 2, 1.0]
+    torch.testing.assert_close(torch.cat(g), torch.tensor(want).double(), rtol=1e-6, atol=0)
+    # a constant patch written: every pixel of the span gets ink, none 4 times as much as any
+    span = slice(0, height) if size > 1 else slice(height // 2 - 2, height // 2 + 2)
+    ink = cover.write(torch.ones(1, size, size, dtype=torch.float64), zero)[0, span, 2:-2]
+    if size > 1:
+        assert float(ink.min() / ink.max()) > 0.25  # the edges: filters cut by the border
+    torch.manual_seed(0)
+    linear = GaussianGlimpse(7, size, height, width, init="linear").double()
+    g = linear.glimpse(zero)  # the bias: nn.Linear's, uniform in +-1/sqrt(7)
+    assert abs(float(g.variance) - 1) < 0.5 and abs(float(g.intensity) - 1) < 0.5
+    if size > 2:  # unit-deviation filters spaced by several pixels: gaps between the points
+        ink = linear.write(torch.ones(1, size, size, dtype=torch.float64), zero)[0]
+        assert float(ink.min() / ink.max()) < 0.01
+    with pytest.raises(ValueError, match="init must be one of"):
+        GaussianGlimpse(7, size, height, width, init="zero")
 
 
 def test_gradcheck_float64():

@@ -41,6 +41,12 @@ class Config(TrainConfig):
     steps: int = option(16, "glimpses T: steps of drawing (the paper: 64 on MNIST)")
     read_size: int = option(2, "N of the read glimpse (N x N filters)")
     write_size: int = option(5, "N of the write glimpse")
+    glimpse_init: Literal["cover", "linear"] = option(
+        "cover",
+        "cover: each glimpse starts tiling the whole image, its filters' deviation half their "
+        "stride (a smooth read and write); linear: nn.Linear's init, as the paper's "
+        "implementations (filters of about 1 pixel's deviation)",
+    )
     hidden_size: int = option(256, "units of the encoder and of the decoder LSTM")
     latent_size: int = option(100, "latent units per step")
     batch_size: int = option(64, "images per batch")

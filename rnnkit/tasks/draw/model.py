@@ -75,8 +75,9 @@ class DRAW(nn.Module):
         self.attention, self.write_size = cfg.attention, cfg.write_size
         pixels, hidden = height * width, cfg.hidden_size
         if cfg.attention == "gaussian":
-            self.read_glimpse = GaussianGlimpse(hidden, cfg.read_size, height, width)
-            self.write_glimpse = GaussianGlimpse(hidden, cfg.write_size, height, width)
+            init = cfg.glimpse_init
+            self.read_glimpse = GaussianGlimpse(hidden, cfg.read_size, height, width, init)
+            self.write_glimpse = GaussianGlimpse(hidden, cfg.write_size, height, width, init)
             read_size, write_size = 2 * cfg.read_size**2, cfg.write_size**2
         else:
             read_size, write_size = 2 * pixels, pixels
