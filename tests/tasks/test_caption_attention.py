@@ -2,6 +2,8 @@
 that writes it (checked against teacher forcing and on hand-made maps), and localisation
 is the attention mass inside the named item's boxes."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -84,6 +86,40 @@ def _marked(n, g, L=4, classes=4):
     words = kinds[torch.arange(n), where] + 4  # ids after PAD, UNK, START, END
     targets = torch.stack([torch.full((n,), 2), words, torch.full((n,), 3)], 1)  # (n, 3)
     return feats[:, None], targets, where
+
+
+def test_hard_loss_gradient_is_that_of_the_expected_cost():
+    # the exact gradient of E_s[sum_t -log p(y_t | s, a)], summing p(s) cost(s) over all 4^3
+    # location choices of three steps (a direct reimplementation of the steps), against the
+    # mean gradient of the hard model's loss (always sampled) over 100000 copies of the image
+    torch.manual_seed(0)
+    cfg = Config(dataset="scenes", attention="hard", mix=0.0, channels=5, hidden_size=6,
+                 embedding_size=4, attention_size=4, dropout=0.0, doubly_stochastic=0.0,
+                 entropy_weight=0.0)  # fmt: skip
+    m = CaptionModel(cfg, 8, 1).double()
+    m.encoder = _Given()
+    x = _marked(1, torch.Generator().manual_seed(1))[0].double()  # (1, 1, 4, 5)
+    y = torch.tensor([[2, 5, 6, 3]])  # START, two words, END: three steps
+    first, expected = m.encode(x), 0.0
+    for s in itertools.product(range(4), repeat=3):
+        state, log_p, cost = first, 0.0, 0.0
+        for t in range(3):
+            _, alpha, _ = m.attend(state)
+            log_p = log_p + alpha[0, s[t]].log()
+            logits, state = m.advance(y[:, t], state.feats[:, s[t]], state)
+            cost = cost + torch.nn.functional.cross_entropy(logits, y[:, t + 1])
+        expected = expected + log_p.exp() * cost
+    everything, attention = list(m.parameters()), list(m.attention.parameters())
+    exact = torch.autograd.grad(expected, everything)
+    n = 100_000
+    m.baseline.fill_(expected.item())  # any b is unbiased; this one keeps the variance low
+    _, loss = m.train()(x.expand(n, -1, -1, -1), y.expand(n, -1))
+    found = torch.autograd.grad(loss * 3, everything)  # the loss is per target: 3 n of them
+    for params in (everything, attention):  # the attention's: REINFORCE's part alone
+        pick = [i for i, p in enumerate(everything) if any(p is q for q in params)]
+        e = torch.cat([exact[i].flatten() for i in pick])
+        a = torch.cat([found[i].flatten() for i in pick])
+        assert (a - e).norm() < 0.08 * e.norm(), ((a - e).norm() / e.norm(), len(params))
 
 
 def _train_on_marked(mix, steps=100, **kw):
