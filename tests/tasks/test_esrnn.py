@@ -239,6 +239,9 @@ def test_sizes_and_layers_of_the_config():
     short = seasonal_panel(2, 20)  # 20 - 6 - 6: 8 periods for the first window
     assert sizes_of(cfg, short) == (12, 6, min(8, 12 * esrnn.INPUT_SEASONS))
     assert sizes_of(Config(horizon=3, input_length=5), short) == (12, 3, 5)  # monthly: 12
+    resolved = esrnn.with_defaults(Config(holdout=1))  # the config's 32 units, 500 steps
+    assert (resolved.hidden_size, resolved.max_steps) == (esrnn.HIDDEN_SIZE, esrnn.MAX_STEPS)
+    assert esrnn.with_defaults(Config(holdout=1, hidden_size=16)).hidden_size == 16
     assert dilations_of(Config(holdout=1, dilations="1,3")) == [1, 3]
     assert dilations_of(Config(holdout=1, num_layers=2)) == [1, 1]
     with pytest.raises(ValueError, match="expected one dilation per layer"):

@@ -142,6 +142,13 @@ class ESRNN(nn.Module):
     point forecast: the log-space median) plus, in training mode, ``level_penalty`` times
     Smyl's level variability penalty, the mean squared change of the log level's steps.
 
+    Args: n_series (rows of the per-series table), season m, input_length L, horizon H,
+    hidden_size, dilations (one LSTM layer each, ``DilatedLSTM``); keyword-only quantiles
+    (levels; default the median), multiplicative (else additive), level_penalty,
+    seasonal_level (of ``holt_winters``), series_gain (the per-series parameters are stored
+    divided by it: > 1 moves them that much faster under Adam than the network's weights) and
+    zero_head (the last layer starts at zero: the untrained forecast is Holt-Winters').
+
     ``forward(x, targets=None) -> (output, loss)``: x (B, 1 + T): x[:, 0] the series' rows in
     the per-series table, x[:, 1:] the values, NaN after each series' end; targets (B, T) the
     values the loss counts (NaN elsewhere). output (B, T - L + 1, H, Q): the normalised
