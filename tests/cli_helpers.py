@@ -37,7 +37,7 @@ CLASSIFY_TINY = (
 ).split()
 FORECAST_TINY = (
     "--time t --target y --holdout 4 --horizon 4 --input-length 8 --hidden-size 4 --max-steps 6 "
-    "--eval-every 3 --warmup-steps 0 --threads 1 --no-tensorboard"
+    "--eval-every 3 --warmup-steps 0 --threads 1 --no-tensorboard --model reglstm"
 ).split()
 
 

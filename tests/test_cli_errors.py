@@ -111,7 +111,7 @@ OUT_OF_MEMORY = [
 TRAIN_OF = {
     "charlm": (charlm_cli, "train_run", "--hidden-size, --batch-size or --seq-length"),
     "classify": (classify_cli, "train_run", "--hidden-size or --batch-size"),
-    "forecast": (forecast_cli, "train_model", "--hidden-size, --batch-size or --input-length"),
+    "forecast": (forecast_cli, "fit_run", "--hidden-size, --batch-size or --input-length"),
 }
 
 
