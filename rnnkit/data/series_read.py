@@ -117,8 +117,11 @@ def _series_rows(
         f"df.drop_duplicates({keys!r})"
         + ("" if id else "; pass --id if the rows hold several series")
     )
-    for sid, r in rows.items():
-        _check_unique(f"series {sid!r}" if named else f"column {time!r} (--time)", times[r], fix)
+    repeated = (np.diff(codes[order]) == 0) & (np.diff(key[order]) == 0)  # all series at once
+    if repeated.any():  # the first series with a repeat, named with its repeats
+        sid = ids[codes[order[np.flatnonzero(repeated)[0]]]]
+        _check_unique(f"series {sid!r}" if named else f"column {time!r} (--time)",
+                      times[rows[sid]], fix)  # fmt: skip
     return rows
 
 
@@ -156,13 +159,16 @@ def _one_series(
     targets, past, future = names
     label = f"series {sid!r}"
     grid = _grid(times, freq)
-    if not times.isin(grid).all():
+    if len(times) == len(grid) and times.equals(grid):  # on the grid without gaps: as it is
+        block = np.asarray(block, dtype=np.float64)
+    elif not times.isin(grid).all():
         off = times[~times.isin(grid)][0]
         raise SeriesDataError(
             f"{label}: timestamp {off} is not on the {freq!r} grid starting at {times[0]}; pass "
             "the right --freq, or resample the data to a regular grid"
         )
-    block = pd.DataFrame(block, index=times).reindex(grid).to_numpy(np.float64, copy=True)
+    else:
+        block = pd.DataFrame(block, index=times).reindex(grid).to_numpy(np.float64, copy=True)
     # trailing rows without targets: the future part, for known-future covariates only
     n_y = len(targets)
     has_y = ~np.all(np.isnan(block[:, :n_y]), axis=1)

@@ -8,6 +8,7 @@ of a frequency and ``calendar_features`` the sin/cos encoding of the ``CALENDAR`
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -82,11 +83,14 @@ def _infer_freq(groups: list[tuple[str, pd.Index]], integer: bool) -> str | int:
         steps = [int(np.diff(t.to_numpy()).min()) for _, t in groups if len(t) > 1]
         return math.gcd(*steps) if steps else 1
     found: dict[str, str] = {}
+    inferred: dict[bytes, str | None] = {}  # series on the same times: inferred once
     for sid, times in groups:
         if len(times) >= 3:
-            freq = pd.infer_freq(times)
-            if freq is not None:
-                found.setdefault(freq, sid)
+            key = times.asi8.tobytes()
+            if key not in inferred:
+                inferred[key] = pd.infer_freq(times)
+            if inferred[key] is not None:
+                found.setdefault(inferred[key], sid)
     if not found:
         raise SeriesDataError(
             "cannot infer the frequency of the time column (gaps or irregular timestamps); "
@@ -99,9 +103,15 @@ def _infer_freq(groups: list[tuple[str, pd.Index]], integer: bool) -> str | int:
 
 
 def _grid(times: pd.Index, freq: str | int) -> pd.Index:
+    """The periods on the grid ``freq`` from the first of ``times`` to the last."""
+    return _grid_between(times[0], times[-1], freq)
+
+
+@functools.lru_cache(maxsize=1024)  # series of a panel mostly share their first and last times
+def _grid_between(first, last, freq: str | int) -> pd.Index:
     if isinstance(freq, int):
-        return pd.Index(np.arange(int(times[0]), int(times[-1]) + 1, freq, dtype=np.int64))
-    return pd.date_range(times[0], times[-1], freq=freq)
+        return pd.Index(np.arange(int(first), int(last) + 1, freq, dtype=np.int64))
+    return pd.date_range(first, last, freq=freq)
 
 
 def future_times(last, freq: str | int, n: int) -> pd.Index:
