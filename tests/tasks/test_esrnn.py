@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import rnnkit.tasks.forecast.esrnn as esrnn
-from rnnkit.data.series import Panel, SeriesDataError, panel_from_frame
+from rnnkit.data.series import Panel, SeriesDataError, panel_from_array, panel_from_frame
 from rnnkit.tasks.forecast.config import Config
 from rnnkit.tasks.forecast.esrnn import (
     ESRNN,
@@ -246,3 +246,34 @@ def test_sizes_and_layers_of_the_config():
     assert dilations_of(Config(holdout=1, num_layers=2)) == [1, 1]
     with pytest.raises(ValueError, match="expected one dilation per layer"):
         dilations_of(Config(holdout=1, dilations="1,3", num_layers=3))
+
+
+def test_resume_continues_the_run_exactly(tmp_path):
+    panel = seasonal_panel(2, 40)
+    constant = {"schedule": "constant", "eval_every": 10}
+    straight, _, _ = train(tmp_path / "a", panel, max_steps=30, **constant)
+    _, _, cfg = train(tmp_path / "b", panel, max_steps=20, **constant)
+    last = load_checkpoint(tmp_path / "b" / "run" / "last.safetensors", task="forecast")
+    cfg = Config(**(TINY | {"season": 12, "max_steps": 30} | constant))
+    with open_run(tmp_path / "b" / "run", True, "forecast") as run:
+        resumed, trainer = train_esrnn(cfg, panel, run, resume_from=last, verbose=False)
+    assert trainer.summary["steps"] == 30
+    for (name, p), q in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+
+
+def test_each_target_is_a_row_of_its_own(tmp_path):
+    t = np.arange(36)
+    small = 10 + 2 * np.sin(2 * np.pi * t / 12)
+    cube = np.stack([np.stack([small, 100 * small], -1), np.stack([small + 5, small], -1)])
+    panel = panel_from_array(cube)  # (2 series, 36, 2 targets)
+    cfg = Config(**(TINY | {"season": 12, "max_steps": 5, "holdout": 0, "horizon": 4}))
+    with open_run(tmp_path / "run", False, "forecast") as run:
+        model, _ = train_esrnn(cfg, panel, run, verbose=False)
+    assert len(model.alpha_logit) == 4
+    preds = forecast_esrnn(model, panel, 4)
+    assert [p.shape for p in preds] == [(4, 2, 1), (4, 2, 1)]
+    ratio = preds[0][:, 1, 0] / preds[0][:, 0, 0]  # the second target is 100x the first
+    np.testing.assert_allclose(ratio, 100, rtol=0.05)

@@ -86,11 +86,13 @@ def dilations_of(cfg: Config) -> list[int]:
 
 
 def with_defaults(cfg: Config) -> Config:
-    """``cfg`` with ES-RNN's defaults where it holds the config's (RegLSTM's) hidden size and
-    steps."""
+    """``cfg`` with ES-RNN's defaults where it holds the config's (RegLSTM's) hidden size,
+    steps and divergence factor. The divergence check is NaN/inf only: with the last layer
+    zero the first loss is Holt-Winters' own, near 0 on regular data, so that a ratio to it
+    would stop healthy runs."""
     fields = {f.name: f.default for f in dataclasses.fields(Config)}
-    changes = {name: value for name, value in (("hidden_size", HIDDEN_SIZE),
-               ("max_steps", MAX_STEPS)) if getattr(cfg, name) == fields[name]}  # fmt: skip
+    ours = (("hidden_size", HIDDEN_SIZE), ("max_steps", MAX_STEPS), ("divergence_factor", 0.0))
+    changes = {name: value for name, value in ours if getattr(cfg, name) == fields[name]}
     return dataclasses.replace(cfg, **changes)
 
 
