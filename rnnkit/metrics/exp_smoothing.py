@@ -11,14 +11,17 @@ states s of the next m periods, each period t:
 
 with alpha, beta in (0, 1) and gamma in (0, 1 - alpha). The forecast k periods after the end is
 l + k b + s_{T+k}. The smoothing parameters and the initial states of every series are fitted
-together, by Adam on each series' sum of squared one-step errors (on the series standardised):
-the series share no parameter, so the sum of their losses has a block-diagonal curvature and
-Adam's per-parameter steps treat each series as if fitted alone. The initial states start from
-statsmodels' "simple" initialisation (the first season's mean, the change of the mean between
-the first two seasons, the first season's deviations from its mean).
+together, by Adam on each series' sum of squared one-step errors (on the series standardised),
+with the gradient of the adjoint recursion backwards in time (``_gradient``, checked against
+finite differences): the series share no parameter, so Adam's per-parameter steps treat each
+series as if fitted alone, and the work is array operations over all series per period.
 
-Unlike statsmodels, there is no grid search over starting values: the forecasts come close
-(``tests/metrics/test_baselines_many.py`` compares MASE on the holdout), not equal.
+As statsmodels, the smoothing parameters start from the best point of a grid (``GRID``, the
+initial states held), since the squared error has several basins; the initial states start
+from statsmodels' "simple" initialisation with a season (the first season's mean, the change
+of the mean to the second season, the first season's deviations from its mean) and from the
+least-squares line through the first 10 periods without. The forecasts come close to
+statsmodels' (``tests/metrics/test_baselines_many.py`` compares MASE), not equal.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 # STEPS, LR and GRID: chosen on 60 synthetic series (14, 34 and 114 periods) against the
-# in-sample squared error of statsmodels' fit: within 1.6% of it on every series (median 1.00)
+# in-sample squared error of statsmodels' fit: at most 4.3% above it on every series (median
+# 1.00 to 1.01 per length), below it on some
 STEPS = 150  # Adam steps
 LR = 0.1  # peak step size, in units of the standardised series
 # starting smoothing parameters tried for every series (alpha, beta, gamma), as statsmodels'
