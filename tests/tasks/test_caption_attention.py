@@ -88,31 +88,33 @@ def _marked(n, g, L=4, classes=4):
     return feats[:, None], targets, where
 
 
-def test_hard_loss_gradient_is_that_of_the_expected_cost():
+@pytest.mark.parametrize("cost", ["caption", "to-go"])
+def test_hard_loss_gradient_is_that_of_the_expected_cost(cost):
     # the exact gradient of E_s[sum_t -log p(y_t | s, a)], summing p(s) cost(s) over all 4^3
     # location choices of three steps (a direct reimplementation of the steps), against the
     # mean gradient of the hard model's loss (always sampled) over 100000 copies of the image
     torch.manual_seed(0)
     cfg = Config(dataset="scenes", attention="hard", mix=0.0, channels=5, hidden_size=6,
                  embedding_size=4, attention_size=4, dropout=0.0, doubly_stochastic=0.0,
-                 entropy_weight=0.0)  # fmt: skip
+                 entropy_weight=0.0, reinforce_cost=cost)  # fmt: skip
     m = CaptionModel(cfg, 8, 1).double()
     m.encoder = _Given()
     x = _marked(1, torch.Generator().manual_seed(1))[0].double()  # (1, 1, 4, 5)
     y = torch.tensor([[2, 5, 6, 3]])  # START, two words, END: three steps
     first, expected = m.encode(x), 0.0
     for s in itertools.product(range(4), repeat=3):
-        state, log_p, cost = first, 0.0, 0.0
+        state, log_p, nll = first, 0.0, 0.0
         for t in range(3):
             _, alpha, _ = m.attend(state)
             log_p = log_p + alpha[0, s[t]].log()
             logits, state = m.advance(y[:, t], state.feats[:, s[t]], state)
-            cost = cost + torch.nn.functional.cross_entropy(logits, y[:, t + 1])
-        expected = expected + log_p.exp() * cost
+            nll = nll + torch.nn.functional.cross_entropy(logits, y[:, t + 1])
+        expected = expected + log_p.exp() * nll
     everything, attention = list(m.parameters()), list(m.attention.parameters())
     exact = torch.autograd.grad(expected, everything)
     n = 100_000
-    m.baseline.fill_(expected.item())  # any b is unbiased; this one keeps the variance low
+    # any b is unbiased; the expected cost keeps the variance low (to-go: b per word)
+    m.baseline.fill_(expected.item() / (3 if cost == "to-go" else 1))
     _, loss = m.train()(x.expand(n, -1, -1, -1), y.expand(n, -1))
     found = torch.autograd.grad(loss * 3, everything)  # the loss is per target: 3 n of them
     for params in (everything, attention):  # the attention's: REINFORCE's part alone
@@ -147,10 +149,10 @@ def _train_on_marked(mix, steps=100, **kw):
     return alpha[torch.arange(500), where].mean().item(), beta
 
 
-@pytest.mark.parametrize("mix", [0.0, 0.5])
-def test_hard_attention_learns_where_to_look_on_a_toy(mix):
+@pytest.mark.parametrize(("mix", "cost"), [(0.0, "caption"), (0.5, "caption"), (0.0, "to-go")])
+def test_hard_attention_learns_where_to_look_on_a_toy(mix, cost):
     # mix 0: every batch sampled, so the attention learns from REINFORCE alone; chance is 1/4
-    mass, beta = _train_on_marked(mix)
+    mass, beta = _train_on_marked(mix, reinforce_cost=cost)
     assert mass > 0.9
     assert (beta == 1).all()  # hard attention has no gate: its context is a_s itself
 

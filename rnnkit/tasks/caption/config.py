@@ -13,7 +13,7 @@ TASK = "caption"
 FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
-    "attention_size", "attention", "batch_size",
+    "attention_size", "attention", "batch_size", "reinforce_cost",
 )  # fmt: skip
 
 
@@ -51,6 +51,11 @@ class Config(TrainConfig):
     doubly_stochastic: float = option(1.0, "soft, hard: lambda of sum_i (1 - sum_t alpha_ti)^2")
     entropy_weight: float = option(0.002, "hard: weight of the attention's entropy bonus")
     baseline_decay: float = option(0.9, "hard: b <- decay * b + (1 - decay) * cost")
+    reinforce_cost: Literal["caption", "to-go"] = option(
+        "caption",
+        "hard: a location's cost in REINFORCE: the caption's NLL (the paper's) or the NLL of "
+        "its step on (to-go: earlier words do not depend on it; less variance, still unbiased)",
+    )
     mix: float = option(0.5, "hard: chance of a batch using the expected context in training")
     dropout: float = option(0.3, "dropout before the deep output layer")
     beam: int = option(3, "beam width of captioning (1 = greedy)")

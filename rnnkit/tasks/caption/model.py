@@ -22,6 +22,9 @@ Loss (per target token, so runs of other caption lengths compare): the cross-ent
 sampled batches) the REINFORCE surrogate (cost - b) log p(s) with the moving-average baseline
 b <- 0.9 b + 0.1 cost (cost = the caption's negative log-likelihood; ``baseline`` is a buffer,
 so a checkpoint carries it) and the entropy bonus -lambda_e H[alpha] (``reinforce_surrogate``).
+``reinforce_cost="to-go"`` gives the location of step t the cost of steps t, t+1, ... alone
+(the words before it do not depend on it, so the estimate stays unbiased, with less
+variance), against b per remaining target word (b then the moving-average NLL per word).
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class Terms(NamedTuple):
     nll: Tensor  # (B, T) each target's cross-entropy, 0 at padding
     real: Tensor  # (B, T) True at real targets
     penalty: Tensor | None  # (B,) the doubly stochastic term; None without attention
-    log_p: Tensor | None  # (B,) hard, sampled: log p(s) of the locations drawn
+    log_p: Tensor | None  # (B, T) hard, sampled: log p(s_t) of the locations drawn, 0 at padding
     entropy: Tensor | None  # (B,) hard, sampled: the attention's entropy, summed over steps
 
 
@@ -179,7 +182,7 @@ class CaptionModel(nn.Module):
         penalty = doubly_stochastic(torch.stack(alphas, 1), real) if alphas else None
         log_p = entropy = None
         if sampled:
-            log_p = (torch.stack(log_ps, 1) * real).sum(1)  # (B,) log p(s)
+            log_p = torch.stack(log_ps, 1) * real  # (B, T) log p(s_t)
             entropy = (torch.stack(entropies, 1) * real).sum(1)  # (B,)
         return Terms(out, nll, real, penalty, log_p, entropy)
 
@@ -195,15 +198,24 @@ class CaptionModel(nn.Module):
         if self.attention is not None and self.cfg.doubly_stochastic > 0:
             loss = loss + self.cfg.doubly_stochastic * t.penalty.sum() / n
         if sampled:
-            cost = t.nll.sum(1)  # (B,) -log p(y | s, a)
-            surrogate = reinforce_surrogate(cost, t.log_p, self.baseline).sum()
+            surrogate = self.surrogate(t, self.baseline).sum()
             surrogate = surrogate - self.cfg.entropy_weight * t.entropy.sum()
             # its gradient, not its value: the loss logged stays the cross-entropy
             loss = loss + (surrogate - surrogate.detach()) / n
             with torch.no_grad():
-                decay = self.cfg.baseline_decay
-                self.baseline.mul_(decay).add_((1 - decay) * cost.mean())
+                decay, to_go = self.cfg.baseline_decay, self.cfg.reinforce_cost == "to-go"
+                cost = t.nll.sum() / n if to_go else t.nll.sum(1).mean()  # per word / caption
+                self.baseline.mul_(decay).add_((1 - decay) * cost)
         return t.logits, loss
+
+    def surrogate(self, t: Terms, baseline: Tensor | float) -> Tensor:
+        """The REINFORCE surrogate of each caption (B,) of sampled ``t``: its gradient is the
+        score-function estimate of the gradient of E_s[-log p(y | s, a)] through p(s)."""
+        if self.cfg.reinforce_cost == "to-go":
+            cost = t.nll.flip(1).cumsum(1).flip(1)  # (B, T) the NLL of steps t, t+1, ...
+            words = t.real.flip(1).cumsum(1).flip(1)  # (B, T) the target words from t on
+            return reinforce_surrogate(cost, t.log_p, baseline * words).sum(1)
+        return reinforce_surrogate(t.nll.sum(1), t.log_p.sum(1), baseline)
 
     def reinforce_variance(self, x: Tensor, targets: Tensor, draws: int = 8) -> dict[str, float]:
         """The variance of the REINFORCE gradient of one batch with respect to the attention's
@@ -213,11 +225,8 @@ class CaptionModel(nn.Module):
         grads: dict[str, list[Tensor]] = {"baseline": [], "no_baseline": []}
         for _ in range(draws):
             t = self.terms(x, targets, True)
-            cost = t.nll.sum(1)
             for name, b in (("baseline", self.baseline), ("no_baseline", 0.0)):
-                g = torch.autograd.grad(
-                    reinforce_surrogate(cost, t.log_p, b).sum(), params, retain_graph=True
-                )
+                g = torch.autograd.grad(self.surrogate(t, b).sum(), params, retain_graph=True)
                 grads[name].append(torch.cat([v.flatten() for v in g]))
         return {
             f"reinforce_grad_variance_{k}": float(torch.stack(v).var(0).mean())
