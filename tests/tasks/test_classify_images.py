@@ -250,3 +250,15 @@ def test_bad_input(tmp_path, capsys):
     fails([*base, "--dataset", "FashionMNIST-X"], capsys, "FashionMNIST-RTS")
     fails([*base, "--data", str(tmp_path), "--model", "cnn"], capsys, "train-images-idx3")
     fails([*base, "--transform", "shear"], capsys, "--transform")
+
+
+def test_resume_continues_an_image_run_and_keeps_its_shape(tmp_path, capsys):
+    folder = idx_folder(tmp_path / "idx", 48, 8)
+    argv = ["classify", "train", "--data", folder, "--out", tmp_path / "run", *TINY]
+    code, _, err = run(capsys, *argv, "--max-steps", 4)
+    assert code == 0, err
+    code, _, err = run(capsys, *argv, "--max-steps", 8, "--resume")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 8
+    args = [*argv, "--max-steps", 10, "--resume", "--transform", "tps"]
+    fails([str(a) for a in args], capsys, "--transform cannot change")
