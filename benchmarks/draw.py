@@ -38,7 +38,6 @@ grow.
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import tempfile
 import time
@@ -54,9 +53,28 @@ from rnnkit.tasks.draw import Config, Draw, make_splits
 from rnnkit.tasks.draw.data import binary, train_batch
 from rnnkit.tasks.draw.model import gaussian_kl
 
-# --sweep --steps 300 on this machine (8 glimpses): (read N, write N) -> validation bound, nats
-SWEEP = {(2, 5): 318.86, (2, 8): 350.50, (5, 5): 303.36, (5, 8): 297.26}
-READ_WRITE = min(SWEEP, key=SWEEP.get)  # (5, 8); the paper's MNIST model read 2, wrote 5
+# The validation bounds (nats, 1000 held-out training images, seed 0), by (attention, glimpses
+# T, read N, write N, glimpse init, lr, training steps): ``--sweep`` runs them again.
+# The first six were the earlier default's sweep (nn.Linear's glimpse init, Adam at 1e-3).
+SWEEP = {
+    ("gaussian", 8, 2, 5, "linear", 1e-3, 300): 318.86,
+    ("gaussian", 8, 2, 8, "linear", 1e-3, 300): 350.50,
+    ("gaussian", 8, 5, 5, "linear", 1e-3, 300): 303.36,
+    ("gaussian", 8, 5, 8, "linear", 1e-3, 300): 297.26,
+    ("gaussian", 8, 8, 12, "linear", 1e-3, 300): 283.77,
+    ("gaussian", 8, 12, 12, "linear", 1e-3, 300): 284.34,
+    ("gaussian", 8, 5, 8, "cover", 1e-3, 300): 294.61,
+    ("gaussian", 8, 12, 12, "cover", 1e-3, 300): 282.18,
+    ("none", 8, 0, 0, "", 1e-3, 300): 277.05,
+    ("gaussian", 8, 8, 12, "cover", 3e-3, 300): 267.11,
+    ("none", 8, 0, 0, "", 3e-3, 300): 262.14,
+    ("gaussian", 16, 8, 12, "cover", 1e-3, 300): 272.77,
+    ("none", 16, 0, 0, "", 1e-3, 300): 269.46,
+    ("gaussian", 16, 8, 12, "cover", 3e-3, 600): 253.58,
+    ("gaussian", 16, 12, 12, "cover", 3e-3, 600): 252.97,
+    ("none", 16, 0, 0, "", 3e-3, 600): 254.24,
+}
+DEFAULT = ("gaussian", 16, 12, 12, "cover", 3e-3, 600)  # see the module docstring
 EVAL_SEED = 0
 
 
@@ -147,48 +165,30 @@ def vae_hidden(target: int, pixels: int, latent: int) -> int:
     return min(range(8, 4096), key=lambda h: abs(count(h) - target))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=600, help="training steps of every model")
-    p.add_argument("--glimpses", type=int, default=8, help="DRAW's T")
-    p.add_argument("--hidden", type=int, default=128, help="DRAW's LSTM size")
-    p.add_argument("--latent", type=int, default=16, help="DRAW's latent per glimpse")
-    p.add_argument("--read", type=int, default=READ_WRITE[0], help="read glimpse N")
-    p.add_argument("--write", type=int, default=READ_WRITE[1], help="write glimpse N")
-    p.add_argument("--eval-every", type=int, default=100, help="validation every this many steps")
-    p.add_argument("--test-size", type=int, default=2000, help="test images scored (first N)")
-    p.add_argument("--data", default=str(IMAGES_DIR), help="MNIST-format folder")
-    p.add_argument("--sweep", action="store_true", help="only the read x write validation sweep")
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    train = load_image_folder(args.data, "train").images
-    test = load_image_folder(args.data, "test").images[: args.test_size]
-    cfg = Config(
-        data=args.data, steps=args.glimpses, hidden_size=args.hidden, latent_size=args.latent,
-        read_size=args.read, write_size=args.write, max_steps=args.steps,
-        eval_every=args.eval_every, threads=1, tensorboard=False, progress=False, device="cpu",
-    )  # fmt: skip
-    print(f"binarized {Path(args.data).name}: {len(train) - cfg.val_size} training, "
-          f"{cfg.val_size} validation, {len(test)} test images; {args.steps} steps of "
-          f"{cfg.batch_size} for every model; torch {torch.__version__}, 1 thread, on a "
-          f"machine shared with other jobs", flush=True)  # fmt: skip
-    if args.sweep:
-        for r, w in itertools.product((2, 5), (5, 8)):
-            run = vars(cfg) | {"read_size": r, "write_size": w}
-            result = train_draw(Config(**run), train, None)
-            print(f"read {r} write {w}: validation bound {result['val']:.2f}", flush=True)
-        return
+def sweep(cfg: Config, train: np.ndarray) -> None:
+    """The validation bound of every setting in SWEEP (no test images)."""
+    for key, recorded in SWEEP.items():
+        attention, glimpses, read, write, init, lr, steps = key
+        run = vars(cfg) | {"attention": attention, "steps": glimpses, "lr": lr, "max_steps": steps}
+        if attention == "gaussian":
+            run |= {"read_size": read, "write_size": write, "glimpse_init": init}
+        result = train_draw(Config(**run), train, None)
+        print(f"{key}: validation bound {result['val']:.2f} (recorded {recorded})", flush=True)
+
+
+def compare(cfg: Config, train: np.ndarray, test: np.ndarray, args) -> dict:
+    """The three models of one seed trained and scored; prints and returns their results."""
     results = {"draw-gaussian": train_draw(cfg, train, test)}
     print("draw-gaussian done", flush=True)
     results["draw-none"] = train_draw(Config(**vars(cfg) | {"attention": "none"}), train, test)
     print("draw-none done", flush=True)
     splits = make_splits(cfg, train)
     splits.test = binary(test, cfg, "test")
-    latent = args.glimpses * args.latent
+    latent = cfg.steps * cfg.latent_size
     hidden = vae_hidden(results["draw-gaussian"]["params"], splits.val[0].size, latent)
     results["vae"] = train_vae(cfg, splits, hidden, latent, args.eval_every)
-    print(f"\n{'model':<14} {'params':>9} {'val bound':>10} {'test bound':>11} {'recon':>8} "
-          f"{'KL':>7} {'ratio':>6} {'seconds':>8}")  # fmt: skip
+    print(f"\nseed {cfg.seed}:\n{'model':<14} {'params':>9} {'val bound':>10} "
+          f"{'test bound':>11} {'recon':>8} {'KL':>7} {'ratio':>6} {'seconds':>8}")  # fmt: skip
     ref = results["draw-gaussian"]["test"]
     for name, r in results.items():
         print(
@@ -197,8 +197,60 @@ def main() -> None:
         )
     print(
         f"(vae: hidden {hidden}, latent {latent}; ratio = test bound / draw-gaussian's, "
-        f"above 1 = worse than DRAW with attention; bounds in nats per image)"
+        f"above 1 = worse than DRAW with attention; bounds in nats per image)\n",
+        flush=True,
     )
+    return results
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    attention, glimpses, read, write, init, lr, steps = DEFAULT
+    p.add_argument("--steps", type=int, default=steps, help="training steps of every model")
+    p.add_argument("--glimpses", type=int, default=glimpses, help="DRAW's T")
+    p.add_argument("--hidden", type=int, default=128, help="DRAW's LSTM size")
+    p.add_argument("--latent", type=int, default=16, help="DRAW's latent per glimpse")
+    p.add_argument("--read", type=int, default=read, help="read glimpse N")
+    p.add_argument("--write", type=int, default=write, help="write glimpse N")
+    p.add_argument("--glimpse-init", default=init, choices=["cover", "linear"])
+    p.add_argument("--lr", type=float, default=lr, help="Adam's learning rate, every model")
+    p.add_argument("--seed", type=int, default=0, help="the (first) seed: init and batches")
+    p.add_argument("--seeds", type=int, default=1, help="repeat with N seeds from --seed: std")
+    p.add_argument("--eval-every", type=int, default=100, help="validation every this many steps")
+    p.add_argument("--test-size", type=int, default=2000, help="test images scored (first N)")
+    p.add_argument("--data", default=str(IMAGES_DIR), help="MNIST-format folder")
+    p.add_argument("--sweep", action="store_true", help="only the validation sweep (SWEEP)")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    train = load_image_folder(args.data, "train").images
+    test = load_image_folder(args.data, "test").images[: args.test_size]
+    cfg = Config(
+        data=args.data, steps=args.glimpses, hidden_size=args.hidden, latent_size=args.latent,
+        read_size=args.read, write_size=args.write, glimpse_init=args.glimpse_init, lr=args.lr,
+        max_steps=args.steps, eval_every=args.eval_every, threads=1, tensorboard=False,
+        progress=False, device="cpu",
+    )  # fmt: skip
+    print(f"binarized {Path(args.data).name}: {len(train) - cfg.val_size} training, "
+          f"{cfg.val_size} validation, {len(test)} test images; {args.steps} steps of "
+          f"{cfg.batch_size} for every model (Adam at {cfg.lr:g}); DRAW: T = {cfg.steps}, read "
+          f"{cfg.read_size}, write {cfg.write_size}, {cfg.glimpse_init} glimpse init; torch "
+          f"{torch.__version__}, 1 thread, on a machine shared with other jobs",
+          flush=True)  # fmt: skip
+    if args.sweep:
+        return sweep(cfg, train)
+    runs = [
+        compare(Config(**vars(cfg) | {"seed": s}), train, test, args)
+        for s in range(args.seed, args.seed + args.seeds)
+    ]
+    if args.seeds > 1:
+        print(f"over {args.seeds} seeds: test bound mean +- std (sample), nats")
+        for name in runs[0]:
+            bounds = np.array([r[name]["test"] for r in runs])
+            print(f"{name:<14} {bounds.mean():>8.2f} +- {bounds.std(ddof=1):.2f}")
+    gaps = np.array([r["draw-none"]["test"] - r["draw-gaussian"]["test"] for r in runs])
+    wins = int((gaps > 0).sum())
+    print(f"draw-none minus draw-gaussian, test: {', '.join(f'{g:+.2f}' for g in gaps)} nats "
+          f"(attention ahead in {wins} of {len(runs)} seeds)")  # fmt: skip
 
 
 if __name__ == "__main__":
