@@ -122,6 +122,17 @@ def test_forward_matches_the_papers_equations_on_torch_nn():
     torch.testing.assert_close(out.kl, l_z)
 
 
+@pytest.mark.parametrize("init", ["cover", "linear"])
+def test_glimpse_init_reaches_both_glimpses(init):
+    model = DRAW(SIZE, SIZE, Config(steps=2, hidden_size=4, glimpse_init=init, read_size=3))
+    assert model.read_glimpse.init == model.write_glimpse.init == init
+    first = model.read_glimpse.glimpse(torch.zeros(1, 4))  # the first read: h_dec = 0
+    if init == "cover":  # the grid spans the image, filters' deviation half the stride
+        stride = (SIZE - 1) / 2
+        torch.testing.assert_close(first.stride, torch.tensor([stride]))
+        torch.testing.assert_close(first.variance, torch.tensor([(stride / 2) ** 2]))
+
+
 @pytest.mark.parametrize("attention", ["gaussian", "none"])
 def test_gradcheck_of_the_bound_float64(attention):
     cfg = Config(steps=2, hidden_size=3, latent_size=2, read_size=2, write_size=2)
