@@ -152,6 +152,11 @@ def _classify(run: str | Path, data: str | Path | None, index: int, device: str)
     from rnnkit.tasks.classify.data import load_splits
 
     model, cfg, meta = load_model(run, device)
+    if not hasattr(model, "rnn"):  # cnn, st-cnn: nothing recurrent to look inside
+        raise ValueError(
+            f"inspect: {run} is a --model {cfg.model} classifier, which has no recurrent layer; "
+            "inspect a run of --model rnn, lstm_fcn or st-lstm"
+        )
     sequences = load_file(data) if data is not None else load_splits(cfg)[1]
     check_inputs(sequences, meta["input_size"])
     if not 0 <= index < len(sequences):

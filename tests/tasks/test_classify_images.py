@@ -164,6 +164,11 @@ def test_checkpoint_rebuilds_the_model(st_run):
         clf.predict(np.zeros((2, 10, 12), np.float32))
 
 
+def test_inspect_refuses_a_model_without_a_recurrent_layer(st_run, capsys):
+    out, _ = st_run
+    fails(["inspect", str(out)], capsys, "st-cnn classifier, which has no recurrent layer")
+
+
 def test_eval_refuses_images_of_another_size(st_run, capsys, tmp_path):
     out, _ = st_run
     other = idx_folder(tmp_path / "big", 20, 8, size=14)
