@@ -17,13 +17,14 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
 
 Loss (per target token, so runs of other caption lengths compare): the cross-entropy, plus
 (soft and hard, as the authors' code) lambda * sum_i (1 - sum_t alpha_ti)^2 per caption
-(``doubly_stochastic``; for hard attention it lowered the validation loss, 0.81 vs 0.84 after
-900 steps on scenes), plus (hard,
-sampled batches) the REINFORCE surrogate (cost - b) log p(s) with the moving-average baseline
-b <- 0.9 b + 0.1 cost (cost = the caption's negative log-likelihood; ``baseline`` is a buffer,
-so a checkpoint carries it) and the entropy bonus -lambda_e H[alpha] (``reinforce_surrogate``).
+(``doubly_stochastic``; on scenes' validation split it raised localisation, soft 0.32 vs 0.19
+and hard 0.23 vs 0.11 without it, see benchmarks/caption.py), plus (hard, sampled batches)
+the REINFORCE surrogate (cost - b) log p(s) with the moving-average baseline
+b <- 0.9 b + 0.1 cost (cost = the caption's negative log-likelihood; ``baseline`` is a
+buffer, so a checkpoint carries it) and the entropy bonus -lambda_e H[alpha]
+(``reinforce_surrogate``).
 ``reinforce_cost="to-go"`` gives the location of step t the cost of steps t, t+1, ... alone
-(the words before it do not depend on it, so the estimate stays unbiased, with less
+(the words before it do not depend on it, so the estimate stays unbiased, usually with less
 variance), against b per remaining target word (b then the moving-average NLL per word).
 """
 
