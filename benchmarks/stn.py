@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnkit.data.distorted import distorted_images
+from rnnkit.data.distorted import DistortionParameters, distorted_images, item_rng
 from rnnkit.tasks.classify import Classifier
 
 MODELS = ("cnn", "st-cnn")
@@ -76,6 +76,22 @@ def fit(model: str, lr: float, seed: int, steps: int, data: tuple, out: Path | N
 
 def error(clf: Classifier, x: np.ndarray, y: np.ndarray) -> float:
     return 1.0 - clf.evaluate(x, y)["accuracy"]
+
+
+def rotation_undone(clf: Classifier, x: np.ndarray, name: str) -> float | None:
+    """R only: the slope of the transformer's rotation on each test item's drawn rotation (1:
+    it undoes all of it; 0: it does not rotate), the angles in degrees; None for other sets."""
+    if name != "R" or clf.model.transformer is None:
+        return None
+    limit = DistortionParameters().r_degrees
+    drawn = np.array(
+        [item_rng("FashionMNIST-R", "test", 0, i).uniform(-limit, limit) for i in range(len(x))]
+    )  # (N,): as distorted_images draws them (data seed 0)
+    clf.model.eval()
+    _, theta = clf.model.transformed(torch.from_numpy(x).to(clf.model.mean.device))  # (N, 2, 3)
+    theta = theta.cpu().numpy()
+    turned = np.degrees(np.arctan2(theta[:, 1, 0], theta[:, 0, 0]))  # (N,)
+    return float(abs(np.polyfit(drawn, turned, 1)[0]))
 
 
 def select(args: argparse.Namespace) -> None:
@@ -115,7 +131,7 @@ def main() -> None:
     print(f"CNN vs ST-CNN, {args.steps} steps of 64 images each, {args.train} training images "
           f"(10% validation), the first {args.test} test images; lr {LR}; one thread of a "
           f"shared 2-core machine", flush=True)  # fmt: skip
-    rows = []
+    rows, undo = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
         for name in args.sets:
@@ -124,6 +140,7 @@ def main() -> None:
             print(f"FashionMNIST-{name}: images {x_test.shape[1]}x{x_test.shape[2]}, made in "
                   f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
             errors = {m: [] for m in MODELS}
+            turns: list[float] = []
             seconds = {m: 0.0 for m in MODELS}
             for seed in range(args.seeds):
                 for model in MODELS:
@@ -132,9 +149,16 @@ def main() -> None:
                     clf = fit(model, LR[model], seed, args.steps, train, out)
                     seconds[model] += time.perf_counter() - start
                     errors[model].append(error(clf, x_test, y_test))
+                    undone = rotation_undone(clf, x_test, name)
+                    if undone is not None:
+                        turns.append(undone)
                     print(f"  seed {seed} {model:7s} test error {errors[model][-1]:.4f} "
-                          f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+                          f"({time.perf_counter() - start:.0f} s)"
+                          + ("" if undone is None else f"; rotation undone {undone:.2f}"),
+                          flush=True)  # fmt: skip
             rows.append((name, errors, seconds))
+            if turns:
+                undo[name] = float(np.mean(turns))
     print()
     print(f"{'set':5s} {'CNN error':>16s} {'ST-CNN error':>16s} {'ratio':>6s} {'goal':>5s}"
           f" {'paper (MNIST)':>14s} {'s CNN':>6s} {'s ST':>6s}")  # fmt: skip
@@ -147,6 +171,11 @@ def main() -> None:
               f"{paper[1] / paper[0]:6.3f} ({paper[1]}/{paper[0]}%) "
               f"{seconds['cnn']:6.0f} {seconds['st-cnn']:6.0f}")  # fmt: skip
     print("(ratio: ST-CNN mean test error / CNN's; goal <= 0.8; +- the std over seeds)")
+    for name, share in undo.items():
+        print(
+            f"{name}: ST-CNN's rotation per drawn rotation (slope, mean over seeds) {share:.2f}"
+            " (1: the transformer undoes the rotation; 0: it leaves it to the CNN)"
+        )
 
 
 if __name__ == "__main__":
