@@ -83,7 +83,8 @@ def train(args: argparse.Namespace) -> int:
                 trainer.add_results(**results)
             else:
                 write_json(out / "summary.json", summary | results)
-            plot_forecast(items, out / "forecast.png", f"last {cfg.holdout} periods held out")
+            title = f"last {cfg.holdout} periods held out"
+            plot_forecast(items, out / "forecast.png", title, fitted.layout.season)
             print(f"held-out {cfg.holdout} periods ({cfg.model}):\n{_table(result)}")
     return 0
 
@@ -125,7 +126,8 @@ def evaluate(args: argparse.Namespace) -> int:
     result, items = fc._evaluate(args.csv, args.holdout)
     if plot is not None:
         title = f"last {args.holdout or fc.cfg.holdout} periods held out"
-        write_plot(lambda p: plot_forecast(items, p, title), plot, "forecast plot")
+        season = fc.layout.season  # the MASE that ranks a sample of many series
+        write_plot(lambda p: plot_forecast(items, p, title, season), plot, "forecast plot")
     print(json.dumps(_jsonable(result)) if args.json else _table(result))
     return 0
 
