@@ -27,11 +27,12 @@ cover lower by 2.2 to 2.7 nats; read/write 8/12 and 12/12 13 to 13.5 nats below 
 default 5/8; Adam at 3e-3 below 1e-3 for both DRAWs (by 15 nats for draw-none; draw-gaussian at
 8/12 with the cover init at 3e-3 was 17 below nn.Linear's init at 1e-3); T = 16 below T = 8 (by
 8 to 11 nats at 1e-3). Then 600-step runs at T = 16 and 3e-3: read/write 12/12 (252.97) below
-8/12 (253.58), the default. The paper's T = 64 takes about 4 times as long a step as T = 16: it
-does not fit the ~10 minutes. Wall time of the default run: an estimated 8 to 9 minutes with the
-2 cores half loaded by other jobs (from 0.41 s a step for draw-gaussian, 0.20 for draw-none,
-measured so), 28 minutes with them loaded 4 times over (the seconds column below); the machine
-was shared.
+8/12 (253.58), the default. The VAE's validation bound (seed 0, 600 steps) is also lowest at
+3e-3: 293.94 at 1e-3, 285.49 at 3e-3, 302.35 at 1e-2. The paper's T = 64 takes about 4 times as
+long a step as T = 16: it does not fit the ~10 minutes. Wall time of the default run: an
+estimated 8 to 9 minutes with the 2 cores half loaded by other jobs (from 0.41 s a step for
+draw-gaussian, 0.20 for draw-none, measured so), 28 minutes with them loaded 4 times over (the
+seconds column below); the machine was shared.
 
 What it showed (test bound, nats; draw-gaussian / draw-none / vae), the default run and ``--seed
 1``, ``--seed 2`` (each its own process, at once): seed 0 251.28 / 252.76 / 284.10, seed 1
