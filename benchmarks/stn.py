@@ -39,7 +39,8 @@ RTS 0.2633), none of it a clear gain, so the layer and model stay as they were:
   the transformer at the identity in 400 steps (rotation std 0.2 degrees; R 0.2517, P 0.2367,
   i.e. the CNN); ten times it turns more (std 11 degrees) and errs more (R 0.2783, P 0.2383);
   base 1e-2 with the localisation net at 0.3 of it: R 0.2483, P 0.2100, RTS 0.2800 (mean
-  0.2461 vs 0.2483, within the noise of 600 validation images, about +-0.018 a set);
+  0.2461 vs 0.2483, within the noise of 600 validation images, about +-0.018 a set; seed 1:
+  R 0.2367 vs 0.2633 but P 0.2533 vs 0.2150, no consistent gain);
 - a larger localisation net: at full resolution with 8 and 16 filters R 0.2667, P 0.2200; on
   the input downsampled by 2 with 16 and 16 filters R 0.2667, P 0.2133;
 - the output canvas: R's items are rotated within 28x28 by the data (corners already cut
