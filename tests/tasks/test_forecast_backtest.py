@@ -250,3 +250,24 @@ def test_esrnn_run_predicts_evaluates_and_reloads(tmp_path):
     np.testing.assert_allclose(again.predict(cube)["value"], pred["value"], rtol=1e-5)
     assert again.evaluate(cube)["model"] == pytest.approx(fc.evaluate()["model"], rel=1e-5)
     assert len(again.cross_validation(2, 3, 3, data=cube).frame) == 12
+
+
+def test_resume_keeps_the_selection_report_and_refuses_a_statistical_run(tmp_path, capsys):
+    csv = long_csv(tmp_path / "s.csv", seasonal_cube(1, 48))
+    data = ["--csv", str(csv), "--time", "time", "--id", "id", "--target", "y"]
+    run = tmp_path / "run"
+    argv = ["forecast", "train", *data, "--holdout", "6", "--model", "reglstm", "--max-steps",
+            "10", "--eval-every", "5", "--hidden-size", "8", "--out", str(run)]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    report = {"chosen": "reglstm", "windows": 3, "candidates": []}  # as --model auto left it
+    (run / "summary.json").write_text(json.dumps(summary | {"selection": report}))
+    assert main(["forecast", "train", "--out", str(run), "--resume", "--max-steps", "20"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 20 and summary["selection"] == report
+    capsys.readouterr()
+    ets_run = tmp_path / "ets"
+    argv = ["forecast", "train", *data, "--holdout", "6", "--model", "ets", "--out", str(ets_run)]
+    assert main(argv) == 0
+    fails(["forecast", "train", "--out", str(ets_run), "--resume"], capsys,
+          "is --model ets, fitted on each history with nothing to train or resume")  # fmt: skip

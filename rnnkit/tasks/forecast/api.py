@@ -22,6 +22,7 @@ by MAE, RMSE, MAPE, sMAPE, MASE.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -189,6 +190,14 @@ def _add_layout(out: Path, layout: Layout) -> None:
                                                          "scalers": {}})  # fmt: skip
 
 
+def _previous_selection(out: Path) -> dict[str, Any] | None:
+    """The report of ``--model auto`` in the summary.json of the run resumed in ``out``."""
+    try:
+        return json.loads((out / "summary.json").read_text()).get("selection")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def fit_run(
     cfg: Config,
     panel: Panel,
@@ -213,6 +222,8 @@ def fit_run(
     cfg, notes = resolved, notes + more
     if verbose and notes:
         print("resolved: " + "; ".join(notes))
+    if selection is None and resume_from is not None:  # chosen when the run started
+        selection = _previous_selection(out)
     results = {"selection": selection} if selection else {}
     if cfg.model in STATISTICAL:
         layout = layout_of(cfg, panel)

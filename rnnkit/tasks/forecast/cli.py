@@ -14,6 +14,7 @@ import pandas as pd
 from rnnkit.tasks.forecast.api import Forecaster, evaluate_holdout, fit_run
 from rnnkit.tasks.forecast.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.forecast.data import load_panel
+from rnnkit.tasks.forecast.methods import STATISTICAL
 from rnnkit.train.config import ConfigError, add_device_arg, add_train_parser, train_values
 from rnnkit.train.run import (
     EXIT_INTERRUPTED,
@@ -49,8 +50,26 @@ def _jsonable(result: dict[str, Any]) -> dict[str, Any]:
     return None if isinstance(result, float) and not math.isfinite(result) else result
 
 
+def _refuse_statistical_resume(args: argparse.Namespace) -> None:
+    """--resume of a run of ETS or seasonal naive: fitted in one go, nothing to resume."""
+    saved = Path(args.out or "") / "config.json"
+    if not (args.resume and args.out and saved.is_file()):
+        return
+    try:
+        model = json.loads(saved.read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return  # start_run says what is wrong with the run directory
+    if model in STATISTICAL:
+        raise ConfigError(
+            f"--resume: the run in {args.out} is --model {model}, fitted on each history with "
+            f"nothing to train or resume; use it as it is (rnnkit forecast predict "
+            f"{args.out}), or train another model with another --out"
+        )
+
+
 def train(args: argparse.Namespace) -> int:
     """``rnnkit forecast train``: train, then score the holdout and draw forecast.png."""
+    _refuse_statistical_resume(args)
     with start_run(
         Config,
         train_values(Config, args),
