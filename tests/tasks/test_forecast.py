@@ -276,3 +276,26 @@ def test_missing_extra_and_missing_run(tmp_path, monkeypatch, capsys):
     fails(argv, capsys, "install the extra: pip install 'rnnkit[data]'")
     fails(["forecast", "eval", str(tmp_path / "nothing")], capsys, "no such run directory")
     fails(["forecast", "predict", str(tmp_path / "nothing")], capsys, "no such run directory")
+
+
+def test_evaluation_scores_a_fixed_sample_of_many_windows(tmp_path, monkeypatch):
+    from rnnkit.tasks.forecast import api
+
+    assert torch.equal(api.evaluation_windows(10, 0), torch.arange(10))
+    monkeypatch.setattr(api, "EVAL_WINDOWS", 7)
+    sample = api.evaluation_windows(100, 3)
+    assert len(sample) == 7 and len(set(sample.tolist())) == 7 and 0 <= sample.min()
+    assert sample.max() < 100 and torch.equal(sample, sample.sort().values)
+    assert torch.equal(sample, api.evaluation_windows(100, 3))  # the same at every evaluation
+    scored, original = [], api.evaluation_windows
+
+    def spy(n: int, seed: int) -> torch.Tensor:
+        scored.append((n, len(original(n, seed))))
+        return original(n, seed)
+
+    monkeypatch.setattr(api, "evaluation_windows", spy)
+    rng = np.random.default_rng(0)
+    cube = np.stack([seasonal_series(60, rng, 10.0)[:, None] for _ in range(2)])  # (2, 60, 1)
+    fc = Forecaster(horizon=4, holdout=4, **TINY_API).fit(cube, out=tmp_path / "run")
+    assert scored and scored[0][0] > 7 and scored[0][1] == 7  # of many windows, 7 scored
+    assert np.isfinite(fc.summary["best_val_loss"])

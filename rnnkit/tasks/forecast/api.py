@@ -245,6 +245,20 @@ def fit_run(
     return Fitted(model, layout, scalers, cfg, summary, trainer, notes)
 
 
+EVAL_WINDOWS = 16384  # the most windows an evaluation scores (a fixed sample of more)
+
+
+def evaluation_windows(n: int, seed: int) -> Tensor:
+    """The indices of the windows each evaluation scores: all n, or a fixed sample of
+    ``EVAL_WINDOWS`` of them (drawn once from ``seed``, sorted), so that scoring a catalogue of
+    many series costs no more than a few training steps and still compares checkpoints on the
+    same windows."""
+    if n <= EVAL_WINDOWS:
+        return torch.arange(n)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=generator)[:EVAL_WINDOWS].sort().values
+
+
 def train_model(
     cfg: Config,
     panel: Panel,
@@ -282,14 +296,16 @@ def train_model(
         share = 0.0 if part.empty else len(part.index) / len(index)
         return ShardedBatch(*train.batch(torch.from_numpy(part.index), many_to_one), share)
 
+    scored = evaluation_windows(len(val), cfg.seed)
+
     def evaluate(model: nn.Module) -> float:
         total = 0.0
-        for index in torch.arange(len(val)).split(1024):
+        for index in scored.split(1024):
             x, y = val.batch(index, many_to_one=True)
             out = model(x.to(model.head.weight.device))[0]
             out = out if many_to_one else out[:, -1]  # the forecast from the window's end
             total += model.loss_fn(out, y.to(out.device)).item() * len(index)
-        return total / len(val)
+        return total / len(scored)
 
     seed_everything(cfg.seed)
     model = build_model(cfg, layout)

@@ -49,7 +49,9 @@ class Config(TrainConfig):
     )
     holdout: int = option(0, "last periods of each series held out for the test")
     val_periods: int = option(
-        0, "periods before the holdout for validation (0 = none: the loss on training windows)"
+        0,
+        "periods before the holdout for validation (0 = none: the loss on the training windows, "
+        "a fixed sample of 16384 where there are more)",
     )
     # the model
     model: Literal[
