@@ -14,6 +14,13 @@ image by a pixel; both are set from the one attribute here). A point maps as
 - ``affine`` (6 parameters): (x', y') = A (x, y, 1), A (2, 3);
 - ``attention`` (3): (x', y') = s (x, y) + (t_x, t_y), the paper's attention variant (an
   isotropic crop);
+- ``similarity`` (4: angle a in radians, log-scale l, t_x, t_y): a rotation, an isotropic scale
+  s = e^l and a shift, (x', y') = s R(a) (x, y) + (t_x, t_y), R rotating the source's pixels
+  (on a source of H != W rows and columns its normalized coordinates are rescaled around the
+  rotation, so that it stays a rotation on screen: A = [[s cos a, -s (H/W) sin a, t_x],
+  [s (W/H) sin a, s cos a, t_y]]). The output is the input turned counter-clockwise on screen
+  (rows downwards) by a and shrunk by s; a rotation is one parameter here, not a coordinated
+  change of four entries of A as in ``affine``;
 - ``projective`` (8): (u, v, w) = P (x, y, 1), P (3, 3) with P_33 = 1, (x', y') = (u, v) / w;
 - ``tps`` (2K): the thin-plate spline that takes K control points on a regular ``grid`` x
   ``grid`` lattice of the output to the lattice plus the predicted offsets (K (x, y) pairs),
@@ -31,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Transform = Literal["affine", "projective", "tps", "attention"]
-TRANSFORMS = ("affine", "projective", "tps", "attention")
+Transform = Literal["affine", "projective", "tps", "attention", "similarity"]
+TRANSFORMS = ("affine", "projective", "tps", "attention", "similarity")
 PADDING_MODES = ("zeros", "border", "reflection")
 _W_MIN = 1e-3  # projective: the homogeneous w is kept >= this (a point behind the camera)
 
@@ -86,7 +93,8 @@ class SpatialTransformer(nn.Module):
 
     Args:
         localization: a module taking the input (B, C, H, W) to features (B, F).
-        transform: "affine" | "projective" | "tps" | "attention" (see the module docstring).
+        transform: "affine" | "projective" | "tps" | "attention" | "similarity" (see the
+            module docstring).
         output_size: (H_out, W_out) of the output; None: the input's (H, W).
         features: F (default: the ``out_features`` of the last nn.Linear in ``localization``).
         grid: TPS: control points per side (K = grid**2; 3 gives 3x3, 4 gives 4x4).
@@ -102,7 +110,8 @@ class SpatialTransformer(nn.Module):
     ``forward(x, source=None) -> (output, theta)``: the localisation net reads ``x``
     (B, C, H, W); the sampler reads ``source`` (default ``x``; any (B, C', H', W') image of the
     same scene, e.g. unnormalized or at a higher resolution). ``output`` is (B, C', H_out,
-    W_out); ``theta`` the transformation: (B, 2, 3) for affine and attention, (B, 3, 3) for
+    W_out); ``theta`` the transformation: (B, 2, 3) for affine, attention and similarity (the
+    matrix A of the source's size), (B, 3, 3) for
     projective, (B, K, 2) the TPS's source control points (lattice + offsets).
     """
 
@@ -152,6 +161,8 @@ class SpatialTransformer(nn.Module):
             identity = torch.tensor([1.0, 0, 0, 0, 1, 0])
         elif transform == "attention":
             identity = torch.tensor([1.0, 0, 0])  # s, t_x, t_y
+        elif transform == "similarity":
+            identity = torch.zeros(4)  # angle, log-scale, t_x, t_y
         elif transform == "projective":
             identity = torch.tensor([1.0, 0, 0, 0, 1, 0, 0, 0])
         else:
@@ -188,9 +199,10 @@ class SpatialTransformer(nn.Module):
             )
         return self.fc(features)  # (B, n_params)
 
-    def theta(self, params: Tensor) -> Tensor:
-        """The transformation of ``params`` (B, n_params): (B, 2, 3) affine and attention,
-        (B, 3, 3) projective, (B, K, 2) TPS source control points."""
+    def theta(self, params: Tensor, aspect: float = 1.0) -> Tensor:
+        """The transformation of ``params`` (B, n_params): (B, 2, 3) affine, attention and
+        similarity, (B, 3, 3) projective, (B, K, 2) TPS source control points. ``aspect``: the
+        source's H / W (similarity only: what keeps its rotation a rotation of pixels)."""
         b = params.size(0)
         if self.transform == "affine":
             return params.view(b, 2, 3)  # (B, 2, 3)
@@ -198,6 +210,13 @@ class SpatialTransformer(nn.Module):
             s, tx, ty = params.unbind(1)  # (B,) each
             zero = torch.zeros_like(s)
             return torch.stack([s, zero, tx, zero, s, ty], dim=1).view(b, 2, 3)  # (B, 2, 3)
+        if self.transform == "similarity":
+            angle, log_scale, tx, ty = params.unbind(1)  # (B,) each
+            s = log_scale.exp()
+            cos, sin = s * angle.cos(), s * angle.sin()
+            return torch.stack([cos, -sin * aspect, tx, sin / aspect, cos, ty], dim=1).view(
+                b, 2, 3
+            )  # (B, 2, 3)
         if self.transform == "projective":
             one = torch.ones_like(params[:, :1])
             return torch.cat([params, one], dim=1).view(b, 3, 3)  # (B, 3, 3)
@@ -206,7 +225,7 @@ class SpatialTransformer(nn.Module):
     def grid_of(self, theta: Tensor, size: tuple[int, int]) -> Tensor:
         """The sampling grid (B, H_out, W_out, 2) of ``theta`` for an output of ``size``."""
         b, (h, w) = theta.size(0), size
-        if self.transform in ("affine", "attention"):
+        if self.transform in ("affine", "attention", "similarity"):
             return F.affine_grid(theta, [b, 1, h, w], align_corners=self.align_corners)
         points = base_grid(h, w, self.align_corners, theta.dtype, theta.device)  # (P, 2)
         if self.transform == "projective":
@@ -244,7 +263,7 @@ class SpatialTransformer(nn.Module):
                 f"SpatialTransformer: expected source of batch {x.size(0)} as x, got "
                 f"{source.size(0)}"
             )
-        theta = self.theta(self.parameters_of(x))
+        theta = self.theta(self.parameters_of(x), source.size(2) / source.size(3))
         size = self.output_size or (source.size(2), source.size(3))
         grid = self.grid_of(theta.to(source.dtype), size)  # (B, H_out, W_out, 2)
         return self.sample(source, grid), theta

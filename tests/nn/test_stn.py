@@ -30,7 +30,7 @@ def randomized(st: SpatialTransformer, scale: float = 0.05) -> SpatialTransforme
 
 
 def naive_map(transform: str, theta: np.ndarray, x: float, y: float, grid: int = 3):
-    if transform in ("affine", "attention"):
+    if transform in ("affine", "attention", "similarity"):
         return theta @ np.array([x, y, 1.0])
     if transform == "projective":
         u, v, w = theta @ np.array([x, y, 1.0])
@@ -148,6 +148,35 @@ def test_a_quarter_turn_moves_the_marker(transform):
     assert out[0, 0, 2, 2].item() == pytest.approx(1.0, abs=1e-6)
 
 
+def test_similarity_quarter_turn_moves_the_marker():
+    # angle pi/2: A = [[0, -1], [1, 0]], the affine quarter turn above from one parameter
+    st = with_theta(SpatialTransformer(loc_net(1, 9, 9), "similarity"), [np.pi / 2, 0, 0, 0])
+    out, theta = st(marker(2, 6))
+    assert torch.nonzero(out[0, 0].abs() > 1e-6).tolist() == [[2, 2]]
+    assert out[0, 0, 2, 2].item() == pytest.approx(1.0, abs=1e-6)
+    torch.testing.assert_close(theta[0], torch.tensor([[0.0, -1, 0], [1, 0, 0]]), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(9, 9), (7, 12)])
+def test_similarity_is_the_data_sets_rotation(size):
+    # angle a and log-scale -log(s) turn and scale the pixels as rnnkit.data.distorted.rotate
+    # (a degrees counter-clockwise, scale s) does, on a non-square image too
+    from rnnkit.data.distorted import rotate
+
+    h, w = size
+    images = np.random.default_rng(0).random((2, h, w)).astype(np.float32)
+    degrees, scale = np.array([30.0, -75.0]), np.array([1.25, 0.8])
+    st = SpatialTransformer(nn.Flatten(), "similarity", features=h * w)
+    params = torch.tensor(
+        [[np.radians(d), -np.log(s), 0, 0] for d, s in zip(degrees, scale, strict=True)],
+        dtype=torch.float32,
+    )
+    grid = st.grid_of(st.theta(params, h / w), (h, w))
+    out = st.sample(torch.from_numpy(images)[:, None], grid)[:, 0]
+    want = rotate(images, degrees, scale)
+    np.testing.assert_allclose(out.numpy(), want, atol=1e-5)
+
+
 def test_attention_zooms_on_a_corner():
     # s = 1/3 and t = (-2/3, -2/3): the output is the top-left 3x3 block of a 9x9 input, enlarged
     st = with_theta(SpatialTransformer(loc_net(1, 9, 9), "attention"), [1 / 3, -2 / 3, -2 / 3])
@@ -209,7 +238,7 @@ def test_bad_input_shapes():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"transform": "similarity"}, "transform expected one of affine"),
+        ({"transform": "rigid"}, "transform expected one of affine"),
         ({"output_size": (0, 4)}, "output_size expected"),
         ({"output_size": (4,)}, "output_size expected"),
         ({"padding_mode": "constant"}, "padding_mode expected"),

@@ -77,7 +77,7 @@ def test_shapes_scale_with_the_input(kind, size):
         assert model.transformer.transform == "affine"
 
 
-@pytest.mark.parametrize("transform", ["affine", "projective", "tps", "attention"])
+@pytest.mark.parametrize("transform", ["affine", "projective", "tps", "attention", "similarity"])
 def test_an_untrained_transformer_passes_the_image_through(transform):
     cfg = Config(model="st-cnn", channels=4, hidden_size=8, transform=transform)
     torch.manual_seed(0)
@@ -175,7 +175,7 @@ def test_eval_refuses_images_of_another_size(st_run, capsys, tmp_path):
     fails(["classify", "eval", str(out), "--data", str(other)], capsys, "images of 12 x 12")
 
 
-@pytest.mark.parametrize("transform", ["tps", "attention"])
+@pytest.mark.parametrize("transform", ["tps", "attention", "similarity"])
 def test_st_lstm_and_other_transforms_train(tmp_path, capsys, transform):
     folder = idx_folder(tmp_path / "idx", 48, 8, test=False)  # no t10k: --test-fraction
     argv = ["classify", "train", "--data", folder, "--out", tmp_path / "run", "--model"]

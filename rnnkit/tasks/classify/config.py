@@ -95,8 +95,10 @@ class Config(TrainConfig):
         "pixels with one mean and std)",
     )
     channels: int = option(32, "image models: filters of the first conv layer (the second: 2x)")
-    transform: Literal["affine", "projective", "tps", "attention"] = option(
-        "affine", "st-cnn, st-lstm: the spatial transformer's transformation"
+    transform: Literal["affine", "projective", "tps", "attention", "similarity"] = option(
+        "affine",
+        "st-cnn, st-lstm: the spatial transformer's transformation (similarity: angle, "
+        "log-scale and shift)",
     )
     tps_grid: int = option(3, "--transform tps: control points per side (3: a 3x3 grid)")
     batch_size: int = option(16, "sequences per batch")
