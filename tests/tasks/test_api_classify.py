@@ -14,9 +14,10 @@ from rnnkit.data.ucr import SequenceDataError
 from rnnkit.tasks.classify import Classifier
 from rnnkit.train.config import ConfigError
 
-# a tiny GRU that learns the toy task in well under a second
+# a tiny GRU that learns the toy task in well under a second (no weight averaging: on the
+# toy task the average of the last 25 of 100 steps at lr 2e-2 scores 0.89, the last weights 0.92)
 TINY = {"cell": "gru", "hidden_size": 16, "max_steps": 100, "eval_every": 50, "lr": 2e-2,
-        "warmup_steps": 5, "batch_size": 32, "threads": 1}  # fmt: skip
+        "warmup_steps": 5, "batch_size": 32, "threads": 1, "swa": 0.0}  # fmt: skip
 QUICK = TINY | {"max_steps": 10, "eval_every": 5}  # for what needs a fitted model, not a good one
 
 
@@ -196,6 +197,7 @@ def test_load_after_the_cli_and_cli_predict(tmp_path, capsys):
     np.savez(tmp_path / "test.npz", x=x_test, y=toy(20, seed=1)[1])
     flags = ["--cell", "gru", "--hidden-size", "16", "--max-steps", "30", "--eval-every", "15"]
     flags += ["--lr", "0.02", "--warmup-steps", "5", "--batch-size", "32", "--threads", "1"]
+    flags += ["--swa", "0"]  # as TINY
     argv = ["classify", "train", "--data", str(tmp_path / "train.npz"), "--out"]
     argv += [str(tmp_path / "run"), "--test-data", str(tmp_path / "test.npz"), "--no-tensorboard"]
     assert main(argv + flags) == 0

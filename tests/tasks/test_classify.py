@@ -15,7 +15,10 @@ from rnnkit.cli import main
 from rnnkit.data.ucr import from_arrays
 from rnnkit.tasks import classify
 from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
+from rnnkit.tasks.classify.api import WeightAverage
 from rnnkit.tasks.classify.data import resolve, resolve_validation
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.config import ConfigError
 
 FAST = ["--no-tensorboard", "--threads", "1", "--warmup-steps", "10"]
 
@@ -376,3 +379,93 @@ def test_val_data_picks_the_checkpoint(tmp_path, capsys):
     test = classify.stratified_split(classify.load_file(tmp_path / "train.npz"), 0.2, 1337)[1]
     test_loss = classify.mean_loss(model, test, classify.LabelEncoder(["neg", "pos"]).encode(test))
     assert summary["test_log_loss"] == pytest.approx(test_loss, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# stochastic weight averaging (the default with LSTM-FCN)
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [({}, 0.25), ({"model": "rnn"}, 0.0), ({"swa": 0.5, "model": "rnn"}, 0.5), ({"swa": 0.0}, 0.0)],
+)
+def test_swa_auto_averages_lstm_fcn_only(given, expected):
+    train_set = from_arrays(*(memory_data(4, seed=0)[k] for k in ("x", "y", "lengths")))
+    assert resolve(Config(**given), train_set, 45).swa == expected
+
+
+def test_swa_refuses_a_bad_fraction():
+    with pytest.raises(ConfigError, match="swa"):
+        Config(swa=1.0)
+
+
+def test_weight_average_is_the_mean_of_every_fifth_step_after_its_start():
+    model = torch.nn.Linear(2, 1)
+    average = WeightAverage(model, start=10, build=lambda: torch.nn.Linear(2, 1))
+
+    class Step:  # what the callback reads of the trainer
+        step = 0
+
+    taken = []
+    for step in range(1, 31):
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        Step.step = step
+        average(Step)
+        if step > 10 and step % 5 == 0:
+            taken.append(float(step))
+    assert average.count == len(taken) == 4  # steps 15, 20, 25, 30
+    assert torch.allclose(average.mean["weight"], torch.full((1, 2), np.mean(taken)))
+    averaged = average.averaged(from_arrays(np.zeros((3, 4, 2), np.float32), lengths=[4, 4, 4]))
+    assert torch.allclose(averaged.weight, torch.full((1, 2), np.mean(taken)))
+    assert torch.equal(averaged.bias, model.bias) and not averaged.training
+
+
+def _swa_run(tmp_path, name, *more):
+    """A tiny LSTM-FCN run averaging the weights of steps 10 and 15 (of 15); its exit code
+    and directory."""
+    np.savez(tmp_path / "d.npz", **memory_data(64, seed=0))
+    np.savez(tmp_path / "t.npz", **memory_data(16, seed=1))
+    args = ["classify", "train", "--data", tmp_path / "d.npz", "--test-data", tmp_path / "t.npz"]
+    args += ["--out", tmp_path / name]
+    args += ["--hidden-size", 4, "--max-steps", 15, "--eval-every", 5, "--swa", 0.4, *FAST]
+    return main([str(a) for a in [*args, *more]]), tmp_path / name
+
+
+def test_swa_writes_the_average_with_fresh_batch_norm_to_best_and_resumes(tmp_path, monkeypatch):
+    code, whole = _swa_run(tmp_path, "whole")
+    assert code == 0
+    summary = json.loads((whole / "summary.json").read_text())
+    # the checkpoint is picked on the training loss (64 sequences): the average is kept
+    assert summary["swa"] == summary["swa"] | {"from_step": 9, "weights": 2, "kept": True}
+    model, _, meta = classify.load_model(whole, "cpu")
+    assert meta["swa"]["weights"] == 2 and meta["best_step"] == 15
+    last, _ = load_checkpoint(whole / "last.safetensors")
+    assert not torch.equal(model.head.weight, last["model.head.weight"])  # not the last weights
+    # the batch-norm statistics are the training data's under the averaged weights
+    norm = model.blocks[0].norm
+    saved = norm.running_mean.clone(), norm.running_var.clone()
+    train_set = classify.load_file(tmp_path / "d.npz")  # all of it fits (no validation split)
+    norm.reset_running_stats()
+    norm.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(classify.api.make_batch(train_set, np.arange(len(train_set)))[0])
+    assert torch.allclose(norm.running_mean, saved[0], atol=1e-5)
+    assert torch.allclose(norm.running_var, saved[1], atol=1e-4)
+
+    # Ctrl-C after step 12, between two evaluations: --resume ends with the same average
+    class StopAt12(classify.api.Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback("step", lambda t: t.step == 12 and t.request_stop())
+
+    monkeypatch.setattr(classify.api, "Trainer", StopAt12)
+    code, run = _swa_run(tmp_path, "run")
+    assert code == 130 and load_checkpoint(run / "swa.safetensors")[1]["step"] == 12
+    monkeypatch.undo()
+    assert main(["classify", "train", "--out", str(run), "--resume"]) == 0
+    resumed, _ = load_checkpoint(run / "best.safetensors")
+    expected, _ = load_checkpoint(whole / "best.safetensors")
+    assert resumed.keys() == expected.keys()
+    assert all(torch.equal(resumed[k], expected[k]) for k in expected)

@@ -16,6 +16,8 @@ AUTO_STEPS = (1000, 10, 20000)
 # val_fraction -1 (auto): this fraction, where it holds at least this many sequences (else 0:
 # a handful of sequences would pick the checkpoint by chance, the untrained one included)
 AUTO_VAL = (0.1, 50)
+# swa -1 (auto): with LSTM-FCN, the weights of this last part of the steps averaged
+AUTO_SWA = 0.25
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
@@ -34,7 +36,9 @@ class Config(TrainConfig):
     resolved from the data when training starts and saved resolved) train LSTM-FCN (Karim et
     al. 2018, dropout 0.8 on its LSTM branch) for a label per sequence, a 1-layer LSTM tagger
     of 128 units for a label per step, in batches of 16 for 1000 steps or 10 epochs where that
-    is more (at most 20000); ``benchmarks/classify.py --protocol defaults`` measures them.
+    is more (at most 20000); LSTM-FCN's best.safetensors holds the average of its weights over
+    the last quarter of the steps (``swa``); ``benchmarks/classify.py --protocol defaults``
+    measures them.
 
     Images (``--dataset FashionMNIST-R`` and the other distorted sets, ``--data DIR`` of IDX
     files) are sequences of H rows of W pixels; ``--model cnn | st-cnn | st-lstm`` read them as
@@ -111,6 +115,12 @@ class Config(TrainConfig):
     warmup_steps: int = option(50, "steps of linear warmup from 0 to lr")
     weight_decay: float = option(0.01, "decay of weight matrices (decoupled with adamw)")
     eval_every: int = option(100, "evaluate and checkpoint every this many steps")
+    swa: float = option(
+        -1.0,
+        "average the weights of the last this part of the steps (stochastic weight averaging, "
+        "batch-norm statistics recomputed on the training data) into best.safetensors (0 = "
+        f"off; -1 = auto: {AUTO_SWA:g} with LSTM-FCN, else 0)",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -118,6 +128,9 @@ class Config(TrainConfig):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         require(self.epochs >= 0, "epochs", "an int >= 0", self.epochs)
         require(self.tps_grid >= 2, "tps_grid", "an int >= 2", self.tps_grid)
+        require(
+            0 <= self.swa < 1 or self.swa == -1, "swa", "a number in [0, 1), or -1 (auto)", self.swa
+        )
         require(
             0 <= self.dropout < 1 or self.dropout == -1,
             "dropout", "a number in [0, 1), or -1 (auto)", self.dropout,
@@ -142,11 +155,13 @@ class Config(TrainConfig):
 
 
 def resolve_model(cfg: Config, images: bool = False) -> Config:
-    """``cfg`` with ``model`` and ``dropout`` "auto" fixed: ST-CNN (dropout 0.1) for
-    ``images``, else LSTM-FCN (dropout 0.8, the paper's) for a label per sequence, the recurrent
-    tagger (dropout 0.1) for a label per step (``head`` "step")."""
+    """``cfg`` with ``model``, ``dropout`` and ``swa`` "auto" fixed: ST-CNN (dropout 0.1) for
+    ``images``, else LSTM-FCN (dropout 0.8, the paper's; the last ``AUTO_SWA`` of the steps
+    averaged) for a label per sequence, the recurrent tagger (dropout 0.1) for a label per step
+    (``head`` "step"); no weight averaging but with LSTM-FCN."""
     model = cfg.model
     if model == "auto":
         model = "st-cnn" if images else "rnn" if cfg.head == "step" else "lstm_fcn"
     dropout = cfg.dropout if cfg.dropout != -1 else 0.8 if model == "lstm_fcn" else 0.1
-    return dataclasses.replace(cfg, model=model, dropout=dropout)
+    swa = cfg.swa if cfg.swa != -1 else AUTO_SWA if model == "lstm_fcn" else 0.0
+    return dataclasses.replace(cfg, model=model, dropout=dropout, swa=swa)
