@@ -9,11 +9,12 @@ from cli_helpers import fails
 
 from rnnkit.cli import main
 from rnnkit.data.series import panel_from_array
-from rnnkit.metrics import ets, scores, seasonal_naive
+from rnnkit.metrics import ets, naive, scores, seasonal_naive
 from rnnkit.tasks.forecast import Config, Forecaster, RegLSTM, predict_panel
 from rnnkit.tasks.forecast.backtest import backtest, cutoffs, validation_windows
 from rnnkit.tasks.forecast.data import default_horizon, resolve_lengths
 from rnnkit.tasks.forecast.methods import Combination
+from rnnkit.tasks.forecast.select import choose
 
 TINY = {"hidden_size": 8, "max_steps": 20, "eval_every": 10, "warmup_steps": 0}
 
@@ -195,15 +196,30 @@ def test_auto_choices_ignore_the_holdout():
         assert fc.cfg.model == reports[-1]["chosen"].split()[0]
     assert reports[0] == reports[1]
     names = [row["model"] for row in reports[0]["candidates"]]
-    assert names[:3] == ["seasonal-naive", "ets", "reglstm"] and reports[0]["windows"] == 3
-    grid = {(r["difference"], r["input_length"]) for r in reports[0]["candidates"][2:]
+    assert names[:4] == ["seasonal-naive", "ets", "naive", "reglstm"]
+    assert reports[0]["windows"] == 3
+    grid = {(r["difference"], r["input_length"]) for r in reports[0]["candidates"][3:]
             if r["model"] == "reglstm"}  # fmt: skip
     # 54 training periods, 3 windows of 6 periods 2 apart: 44 to fit on; inputs that leave 8
     # windows: 44 - 12 - 6 - 7 = 19 after a seasonal lag, 30 (capped at 24) after a first one
     assert grid == {("seasonal", 19), ("seasonal", 9), ("first", 24), ("first", 12)}
 
 
-@pytest.mark.parametrize("model, method", [("ets", ets), ("seasonal-naive", seasonal_naive)])
+def test_auto_chooses_the_least_finite_validation_mase():
+    scored = [("seasonal-naive", 1.2), ("ets", float("nan")), ("naive", 0.9), ("reglstm", 0.9)]
+    assert choose([{"model": m, "mase": v} for m, v in scored]) == 2  # NaN last, ties: earlier
+
+
+def test_auto_offers_naive_only_where_it_differs_from_seasonal_naive():
+    cube = np.cumsum(np.random.default_rng(3).normal(size=(1, 40, 1)), axis=1)
+    fc = Forecaster(holdout=4, horizon=4, season=1, **TINY | {"max_steps": 5}).fit(cube)
+    names = [row["model"] for row in fc.summary["selection"]["candidates"]]
+    assert "seasonal-naive" in names and "naive" not in names
+
+
+@pytest.mark.parametrize(
+    "model, method", [("ets", ets), ("seasonal-naive", seasonal_naive), ("naive", naive)]
+)
 def test_statistical_run_predicts_and_evaluates(tmp_path, capsys, model, method):
     cube = seasonal_cube(2, 48)
     csv = long_csv(tmp_path / "s.csv", cube)

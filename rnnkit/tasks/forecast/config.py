@@ -55,10 +55,10 @@ class Config(TrainConfig):
     )
     # the model
     model: Literal[
-        "auto", "reglstm", "es-rnn", "ets", "seasonal-naive", "ets+reglstm", "ets+es-rnn"
+        "auto", "reglstm", "es-rnn", "ets", "seasonal-naive", "naive", "ets+reglstm", "ets+es-rnn"
     ] = option(
         "auto",
-        "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, seasonal-naive, "
+        "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, seasonal-naive, naive, "
         "ets+NETWORK (the mean of the two forecasts), or auto: the best of them by backtests on "
         "the training periods",
     )

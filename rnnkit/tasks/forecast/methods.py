@@ -1,7 +1,7 @@
 """Every model a forecast run can hold, behind one call: ``predict_panel``.
 
 A run's model is a ``RegLSTM`` (``model.py``), an ES-RNN (``esrnn.py``), a ``Combination``
-(the mean of ETS and a network) or a ``Statistical`` method: ETS or seasonal naive, which has
+(the mean of ETS and a network) or a ``Statistical`` method: ETS, seasonal naive or naive, which has
 nothing to learn ahead and is fitted anew on each history it forecasts from (as statsforecast's
 models are); its checkpoint holds no weights and no pickle, only the config (the method, the
 season) and the layout.
@@ -16,7 +16,7 @@ import numpy as np
 
 from rnnkit.data.series import Panel, Scaler
 from rnnkit.data.series_windows import Layout
-from rnnkit.metrics.baselines import ets, seasonal_naive
+from rnnkit.metrics.baselines import ets, naive, seasonal_naive
 from rnnkit.tasks.forecast.config import TASK, Config
 from rnnkit.tasks.forecast.data import scalers_for
 from rnnkit.tasks.forecast.model import RegLSTM, forecast
@@ -24,11 +24,11 @@ from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.config import config_to_dict
 from rnnkit.train.run import write_json
 
-STATISTICAL = {"ets": ets, "seasonal-naive": seasonal_naive}
+STATISTICAL = {"ets": ets, "seasonal-naive": seasonal_naive, "naive": naive}
 
 
 class Statistical:
-    """ETS or seasonal naive as a run's model: ``forecast`` fits each history it is given."""
+    """ETS, seasonal naive or naive as a run's model: ``forecast`` fits each history it is given."""
 
     def __init__(self, method: str, season: int):
         if method not in STATISTICAL:

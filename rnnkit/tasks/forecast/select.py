@@ -6,11 +6,18 @@ reaches a choice. On what is left, K <= 3 windows of H (the horizon) periods, S 
 end at the last training period (``backtest.validation_windows``: as many windows as leave a
 network enough periods to fit on). Each candidate is fitted on the periods before the first
 window and forecasts every window without refitting; the statistical ones (seasonal naive,
-ETS) fit each window's history. The candidate of least mean MASE over the windows wins and is
-then fitted on all the training periods. Candidates: seasonal naive, ETS (with statsmodels),
-RegLSTM with seasonal or first differencing and the longest input the periods allow or half of
-it (what the config leaves ``auto``/0), ES-RNN when rnnkit has it, and the mean of ETS and the
-best of the networks (M4's lesson: combinations are robust; it costs no more training).
+ETS, naive) fit each window's history. The candidate of least mean MASE over the windows wins
+and is then fitted on all the training periods. Candidates: seasonal naive, ETS (with
+statsmodels), naive (where the season is > 1; else it is seasonal naive), RegLSTM with seasonal
+or first differencing and the longest input the periods allow or half of it (what the config
+leaves ``auto``/0), ES-RNN when rnnkit has it, and the mean of ETS and the best of the networks
+(M4's lesson: combinations are robust; it costs no more training).
+
+``validate`` measures, ``choose`` decides. The rule (least validation MASE) and the naive
+candidate were chosen by ``benchmarks/forecast_select.py`` on 23 development series that
+``benchmarks/forecast.py``'s holdouts never reach; other rules studied there (keep ETS unless
+another candidate is 5-50% better, means of the best 2-3, the median, weights by 1/MASE, the
+statistical candidates only) did no better on the mean MASE and mean rank.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from rnnkit.metrics import baseline_methods
 from rnnkit.tasks.forecast.backtest import backtest, validation_windows
 from rnnkit.tasks.forecast.config import TASK, Config
 from rnnkit.tasks.forecast.data import MIN_INPUT, fitting_input, resolve_lengths
-from rnnkit.tasks.forecast.methods import Statistical, median_of, predict_panel
+from rnnkit.tasks.forecast.methods import STATISTICAL, Statistical, median_of, predict_panel
 from rnnkit.train.run import open_run
 
 
@@ -80,10 +87,23 @@ def _fit_network(cfg: Config, panel: Panel):
     ]
 
 
-def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Config, dict]:
-    """(``cfg`` with the chosen model and its lengths, the report: the validation windows and
-    each candidate's scores). ``cfg`` has its horizon resolved; only the periods before its
-    holdout are read."""
+@dataclasses.dataclass
+class Validation:
+    """What ``validate`` measured: each candidate (its config, its scores, its forecast
+    function, fitted on the periods before the first window) on ``windows`` windows of
+    ``periods`` periods, ``step`` apart, ending at the last training period."""
+
+    windows: int
+    step: int
+    periods: int
+    candidates: list[Config]
+    rows: list[dict[str, Any]]
+    forecasts: list[Any]
+    note: str = ""
+
+
+def validate(cfg: Config, panel: Panel, verbose: bool = True) -> Validation:
+    """Backtest every candidate on the training periods of ``panel`` (its holdout cut off)."""
     train = panel.head([len(s) - cfg.holdout for s in panel.series])
     shortest, h = min(len(s) for s in train.series), cfg.horizon
     spare = cfg.val_periods  # the networks' own validation periods
@@ -97,10 +117,10 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
         windows = 1 if shortest - h >= 2 else 0
     if windows == 0:
         note = f"{shortest} training periods: too few to validate a horizon of {h}"
-        report = {"chosen": "seasonal-naive", "windows": 0, "candidates": [], "note": note}
-        return dataclasses.replace(cfg, model="seasonal-naive"), report
+        return Validation(0, step, h, [], [], [], note)
     span = h + (windows - 1) * step
-    candidates = [dataclasses.replace(cfg, model=m) for m in ("seasonal-naive", "ets")
+    statistical = ["seasonal-naive", "ets"] + ["naive"] * (cfg.season > 1)  # naive: m = 1
+    candidates = [dataclasses.replace(cfg, model=m) for m in statistical
                   if m != "ets" or "ets" in baseline_methods()]  # fmt: skip
     if networks:
         base = dataclasses.replace(cfg, model="reglstm", holdout=span)
@@ -108,18 +128,19 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
         if _has_esrnn():
             esrnn = resolve_lengths(dataclasses.replace(base, model="es-rnn"), train)[0]
             candidates.append(dataclasses.replace(esrnn, input_length=cfg.input_length))
-    rows, kept, fns = [], [], []
+    out = Validation(windows, step, h, [], [], [])
 
     def score(cand: Config, fn) -> None:
         result = backtest(fn, train, windows, step, h, cfg.season, baselines="none")
-        rows.append(_describe(cand) | {k: result.overall["model"][k] for k in ("mase", "smape")})
-        kept.append(cand)
-        fns.append(fn)
+        row = _describe(cand) | {k: result.overall["model"][k] for k in ("mase", "smape")}
+        out.rows.append(row)
+        out.candidates.append(cand)
+        out.forecasts.append(fn)
         if verbose:
-            print(f"  auto: {_label(rows[-1]):40} validation MASE {rows[-1]['mase']:.4f}")
+            print(f"  auto: {_label(row):40} validation MASE {row['mase']:.4f}")
 
     for cand in candidates:
-        if cand.model in ("seasonal-naive", "ets"):
+        if cand.model in STATISTICAL:
             model = Statistical(cand.model, cfg.season)
             fn = lambda history, k, m=model: [p[..., 0] for p in m.forecast(history, k)]  # noqa: E731
         else:
@@ -131,6 +152,7 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
                 continue
         score(cand, fn)
     # the mean of ETS and the best network (M4: combinations are robust), at no more training
+    kept, rows, fns = out.candidates, out.rows, out.forecasts
     nets = [i for i, c in enumerate(kept) if c.model in ("reglstm", "es-rnn")]
     if nets and kept[1].model == "ets":
         i = min(nets, key=lambda i: _finite(rows[i]["mase"]))
@@ -138,10 +160,27 @@ def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Confi
         score(combined, lambda history, k, a=fns[1], b=fns[i]: [
             (p + q) / 2 for p, q in zip(a(history, k), b(history, k), strict=True)
         ])  # fmt: skip
-    best = min(range(len(rows)), key=lambda i: (_finite(rows[i]["mase"]), i))
-    chosen = dataclasses.replace(kept[best], holdout=cfg.holdout)
-    report = {"chosen": _label(rows[best]), "windows": windows, "step": step, "periods": h,
-              "metric": "mase", "candidates": rows}  # fmt: skip
+    return out
+
+
+def choose(rows: list[dict[str, Any]]) -> int:
+    """The index of the chosen candidate: the least validation MASE (NaN last, ties: the
+    earlier candidate)."""
+    return min(range(len(rows)), key=lambda i: (_finite(rows[i]["mase"]), i))
+
+
+def select_model(cfg: Config, panel: Panel, verbose: bool = True) -> tuple[Config, dict]:
+    """(``cfg`` with the chosen model and its lengths, the report: the validation windows and
+    each candidate's scores). ``cfg`` has its horizon resolved; only the periods before its
+    holdout are read."""
+    found = validate(cfg, panel, verbose)
+    if not found.rows:
+        report = {"chosen": "seasonal-naive", "windows": 0, "candidates": [], "note": found.note}
+        return dataclasses.replace(cfg, model="seasonal-naive"), report
+    best = choose(found.rows)
+    chosen = dataclasses.replace(found.candidates[best], holdout=cfg.holdout)
+    report = {"chosen": _label(found.rows[best]), "windows": found.windows, "step": found.step,
+              "periods": found.periods, "metric": "mase", "candidates": found.rows}  # fmt: skip
     return chosen, report
 
 
