@@ -17,7 +17,8 @@ leaves ``auto``/0), ES-RNN when rnnkit has it, and the mean of ETS and the best 
 candidate were chosen by ``benchmarks/forecast_select.py`` on 23 development series that
 ``benchmarks/forecast.py``'s holdouts never reach; other rules studied there (keep ETS unless
 another candidate is 5-50% better, means of the best 2-3, the median, weights by 1/MASE, the
-statistical candidates only) did no better on the mean MASE and mean rank.
+statistical candidates only) had a higher mean MASE (the least validation MASE with naive: 0.941,
+without naive 0.971) and ranked within 0.04 of it or behind.
 """
 
 from __future__ import annotations
