@@ -7,6 +7,7 @@ import torch
 
 from rnnkit.tasks.caption.config import Config
 from rnnkit.tasks.caption.model import CaptionModel, doubly_stochastic, reinforce_surrogate
+from rnnkit.train.config import ConfigError, config_to_dict, saved_config
 
 V = 12
 
@@ -114,3 +115,28 @@ def test_captions_end_with_end_or_the_limit(attention, beam):
     for tokens, ended in zip(found.tokens, found.ended.tolist(), strict=True):
         assert ended or len(tokens) == 6
         assert 3 not in tokens and 2 not in tokens
+
+
+def test_first_state_of_each_init_state():
+    x, _ = batch()
+    zero = model("soft", init_state="zero").eval()
+    state = zero.encode(x)
+    assert (state.h == 0).all() and (state.c == 0).all()
+    feats = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(2))
+    shuffled = feats[:, torch.randperm(16, generator=torch.Generator().manual_seed(3))]
+    mean, grid = model("none", init_state="mean"), model("none", init_state="grid")
+    assert torch.allclose(mean.summary(feats), mean.summary(shuffled))  # blind to where
+    assert grid.summary(feats).shape == (3, 16 * 16)  # D features of each of 4x4 cells
+    assert not torch.allclose(grid.summary(feats), grid.summary(shuffled))
+    assert grid.encode(x).h.abs().sum() > 0 and model("none").encode(x).h.abs().sum() > 0
+    with pytest.raises(ConfigError, match="init-state zero needs --attention soft or hard"):
+        Config(dataset="scenes", attention="none", init_state="zero")
+
+
+def test_a_checkpoint_of_an_older_rnnkit_keeps_its_architecture():
+    values = config_to_dict(Config(dataset="scenes"))
+    for name in ("init_state", "sharpness"):  # fields an older rnnkit did not save
+        values.pop(name)
+    old = saved_config(Config, values)
+    assert (old.init_state, old.first_state, old.sharpness) == ("mean", "mean", 0.0)
+    assert CaptionModel(old, V, 1).init_h.in_features == 64  # the mean annotation, as then

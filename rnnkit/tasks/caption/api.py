@@ -42,7 +42,7 @@ from rnnkit.train.checkpoint import (
     resolve_checkpoint,
     strip_prefix,
 )
-from rnnkit.train.config import config_from_dict
+from rnnkit.train.config import config_from_dict, saved_config
 from rnnkit.train.run import open_run, write_plot
 from rnnkit.train.runtime import resolve_device, seed_everything
 from rnnkit.train.torch_engine import TorchEngine
@@ -75,7 +75,7 @@ def load_model(path: str | Path, device: str = "auto") -> Loaded:
         raise CheckpointError(
             f"{path}: {e}; use the checkpoint as rnnkit wrote it, or train again"
         ) from None
-    cfg = config_from_dict(Config, meta["config"])
+    cfg = saved_config(Config, meta["config"])
     model = CaptionModel(cfg, len(vocab), in_channels)
     load_weights(model, strip_prefix("model", tensors), path)
     return Loaded(model.to(resolve_device(device)).eval(), cfg, meta, vocab)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from rnnkit.data.fashion_mnist import FASHION_MNIST_DIR
 from rnnkit.train.config import ConfigError, TrainConfig, option, require
 
 TASK = "caption"
+# init_state "auto" of each attention, chosen on scenes' validation split (benchmarks/caption.py)
+AUTO_INIT = {"none": "grid", "soft": "zero", "hard": "grid"}
 # what shapes the model or the data: a resumed run cannot change it
 FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
-    "attention_size", "attention", "batch_size", "reinforce_cost",
+    "attention_size", "attention", "batch_size", "reinforce_cost", "init_state",
 )  # fmt: skip
 
 
@@ -41,6 +43,13 @@ class Config(TrainConfig):
     test_fraction: float = option(0.05, "--data (COCO's JSON): part held out to test")
     min_count: int = option(2, "words seen fewer times in the training captions are unknown")
     max_words: int = option(30, "train on captions of at most this many words")
+    init_state: Literal["auto", "mean", "grid", "zero"] = option(
+        "auto",
+        "the LSTM's first state from the mean annotation (the paper's), from the annotations "
+        "average-pooled to a 4x4 grid and flattened (where the items are, too), or zero (soft, "
+        "hard: the image then enters through the attention's context alone); auto: "
+        + ", ".join(f"{k} {v}" for k, v in AUTO_INIT.items()),
+    )
     channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
     embedding_size: int = option(64, "word embedding size")
     hidden_size: int = option(256, "LSTM units")
@@ -49,6 +58,9 @@ class Config(TrainConfig):
         "soft", "none (image into the first state), soft (deterministic), hard (REINFORCE)"
     )
     doubly_stochastic: float = option(1.0, "soft, hard: lambda of sum_i (1 - sum_t alpha_ti)^2")
+    sharpness: float = option(
+        0.0, "soft: weight of the attention's entropy per word in the loss (a sharper alpha)"
+    )
     entropy_weight: float = option(0.002, "hard: weight of the attention's entropy bonus")
     baseline_decay: float = option(0.9, "hard: b <- decay * b + (1 - decay) * cost")
     reinforce_cost: Literal["caption", "to-go"] = option(
@@ -68,6 +80,14 @@ class Config(TrainConfig):
     weight_decay: float = option(0.0, "decay of weight matrices (decoupled with adamw)")
     grad_clip: float = option(5.0, "clip the gradient norm to this (0 = no clipping)")
 
+    # fields an older rnnkit saved no value of: the value it used then
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"init_state": "mean", "sharpness": 0.0}
+
+    @property
+    def first_state(self) -> str:
+        """``init_state`` with auto resolved: mean, grid or zero."""
+        return AUTO_INIT[self.attention] if self.init_state == "auto" else self.init_state
+
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("channels", "embedding_size", "hidden_size", "attention_size", "beam"):
@@ -78,11 +98,17 @@ class Config(TrainConfig):
         require(self.max_length >= 0, "max_length", "an int >= 0", self.max_length)
         require(0 <= self.dropout < 1, "dropout", "a number in [0, 1)", self.dropout)
         require(self.doubly_stochastic >= 0, "doubly_stochastic", ">= 0", self.doubly_stochastic)
+        require(self.sharpness >= 0, "sharpness", ">= 0", self.sharpness)
         require(self.entropy_weight >= 0, "entropy_weight", ">= 0", self.entropy_weight)
         require(0 <= self.baseline_decay < 1, "baseline_decay", "in [0, 1)", self.baseline_decay)
         require(0 <= self.mix <= 1, "mix", "a number in [0, 1]", self.mix)
         for name in ("valid_fraction", "test_fraction"):
             require(0 <= getattr(self, name) < 0.5, name, "in [0, 0.5)", getattr(self, name))
+        if self.init_state == "zero" and self.attention == "none":
+            raise ConfigError(
+                "--init-state zero needs --attention soft or hard (without attention the image "
+                "enters through the first state alone)"
+            )
         if self.dataset and self.data:
             raise ConfigError("expected one of --dataset scenes or --data FILE, got both")
         if self.images and not self.data:

@@ -3,7 +3,12 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
 
 - **Encoder**: four conv3x3-BatchNorm-ReLU (the first of stride 2, the next two max-pooled),
   trained from scratch: an S x S image gives an (S/8) x (S/8) grid, L = (S/8)^2.
-- **Initial state**: h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i) (as the paper).
+- **Initial state** (``init_state``): h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i)
+  (``mean``, the paper's); the same of the annotations average-pooled to a 4x4 grid and
+  flattened (``grid``: the first state knows where the items are, as a CNN's fully connected
+  features do in Show and Tell); or h_0 = c_0 = 0 (``zero``, soft and hard: the image enters
+  through the context alone). ``auto`` (the default): grid for none and hard, zero for soft,
+  chosen on scenes' validation split (benchmarks/caption.py).
 - **Step t**: with attention, alpha_t = softmax_i(v^T tanh(W_a a_i + W_h h_{t-1})) (additive,
   ``rnnkit.nn.Attention``); the context z_t is beta_t * sum_i alpha_ti a_i with the gate
   beta_t = sigmoid(w_b h_{t-1}) (``soft``, the paper's section 4.2.1), or a_s with
@@ -16,6 +21,7 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
 - **Deep output**: p(y_t) = softmax(L_o dropout(tanh(E y_{t-1} + L_h h_t + L_z z_t))).
 
 Loss (per target token, so runs of other caption lengths compare): the cross-entropy, plus
+(soft, ``sharpness`` > 0; 0 by default) sharpness * H[alpha_t] summed over the steps, plus
 (soft and hard, as the authors' code) lambda * sum_i (1 - sum_t alpha_ti)^2 per caption
 (``doubly_stochastic``; on scenes' validation split it raised localisation, soft 0.32 vs 0.19
 and hard 0.23 vs 0.11 without it, see benchmarks/caption.py), plus (hard, sampled batches)
@@ -30,6 +36,7 @@ variance), against b per remaining target word (b then the moving-average NLL pe
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -54,6 +61,9 @@ def reinforce_surrogate(cost: Tensor, log_prob: Tensor, baseline: Tensor | float
     return (cost.detach() - baseline) * log_prob
 
 
+POOLED = 4  # init_state="grid": the annotations average-pooled to a 4x4 grid
+
+
 class State(NamedTuple):
     """The decoder's state: the batch is dim 0 of every tensor (``select_batch`` reorders)."""
 
@@ -76,7 +86,7 @@ class Terms(NamedTuple):
     real: Tensor  # (B, T) True at real targets
     penalty: Tensor | None  # (B,) the doubly stochastic term; None without attention
     log_p: Tensor | None  # (B, T) hard, sampled: log p(s_t) of the locations drawn, 0 at padding
-    entropy: Tensor | None  # (B,) hard, sampled: the attention's entropy, summed over steps
+    entropy: Tensor | None  # (B,) the attention's entropy, summed over steps; None without
 
 
 class Encoder(nn.Module):
@@ -111,7 +121,10 @@ class CaptionModel(nn.Module):
         D, H, E = cfg.channels, cfg.hidden_size, cfg.embedding_size
         self.cfg, self.kind = cfg, cfg.attention
         self.encoder = Encoder(in_channels, D)
-        self.init_h, self.init_c = nn.Linear(D, H), nn.Linear(D, H)
+        summary = D * POOLED**2 if cfg.first_state == "grid" else D
+        self.init_h = self.init_c = None  # init_state zero: h_0 = c_0 = 0
+        if cfg.first_state != "zero":
+            self.init_h, self.init_c = nn.Linear(summary, H), nn.Linear(summary, H)
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=PAD)
         with_context = self.kind != "none"
         self.attention = Attention(H, D, "bahdanau", cfg.attention_size) if with_context else None
@@ -124,6 +137,7 @@ class CaptionModel(nn.Module):
         self.out_z = nn.Linear(D, E) if with_context else None
         self.drop = nn.Dropout(cfg.dropout)
         self.output = nn.Linear(E, vocab_size)
+        self.register_buffer("never", torch.tensor([PAD, START]), persistent=False)
         self.register_buffer("baseline", torch.zeros(()))  # hard: the moving-average cost
 
     # -- pieces ------------------------------------------------------------------------------
@@ -134,9 +148,23 @@ class CaptionModel(nn.Module):
                 f"CaptionModel: expected images (B, C, S, S), got {tuple(images.shape)}"
             )
         feats = self.encoder(images)  # (B, L, D)
-        mean = feats.mean(1)  # (B, D)
         keys = self.attention.project(feats) if self.attention is not None else feats
-        return State(torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)), feats, keys)
+        if self.init_h is None:  # the image enters through the attention's context alone
+            h = c = feats.new_zeros(feats.size(0), self.cfg.hidden_size)
+        else:
+            summary = self.summary(feats)
+            h, c = torch.tanh(self.init_h(summary)), torch.tanh(self.init_c(summary))
+        return State(h, c, feats, keys)
+
+    def summary(self, feats: Tensor) -> Tensor:
+        """What the first state reads of the annotations (B, L, D): their mean (B, D), or
+        (``init_state="grid"``) their averages over a POOLED x POOLED grid, flattened."""
+        if self.cfg.first_state != "grid":
+            return feats.mean(1)
+        B, L, D = feats.shape
+        g = int(round(L**0.5))
+        grid = feats.transpose(1, 2).reshape(B, D, g, g)
+        return F.adaptive_avg_pool2d(grid, POOLED).flatten(1)  # (B, D * POOLED^2)
 
     def attend(self, state: State) -> tuple[Tensor, Tensor, Tensor]:
         """(expected context (B, D), alpha (B, L), beta (B, 1)) at ``state``; beta is 1
@@ -174,17 +202,17 @@ class CaptionModel(nn.Module):
                     s = torch.multinomial(alpha.detach(), 1)  # (B, 1) a location per caption
                     z = state.feats.gather(1, s[..., None].expand(-1, -1, z.size(1)))[:, 0]
                     log_ps.append(alpha.gather(1, s)[:, 0].clamp_min(1e-12).log())  # (B,)
-                    entropies.append(-(alpha * alpha.clamp_min(1e-12).log()).sum(1))  # (B,)
+                entropies.append(-(alpha * alpha.clamp_min(1e-12).log()).sum(1))  # (B,)
                 z = beta * z
             step_logits, state = self.advance(inputs[:, t], z, state)
             logits.append(step_logits)
         out = torch.stack(logits, 1)  # (B, T, V)
         nll = F.cross_entropy(out.float().transpose(1, 2), gold, reduction="none") * real
         penalty = doubly_stochastic(torch.stack(alphas, 1), real) if alphas else None
-        log_p = entropy = None
+        log_p = None
+        entropy = (torch.stack(entropies, 1) * real).sum(1) if entropies else None  # (B,)
         if sampled:
             log_p = torch.stack(log_ps, 1) * real  # (B, T) log p(s_t)
-            entropy = (torch.stack(entropies, 1) * real).sum(1)  # (B,)
         return Terms(out, nll, real, penalty, log_p, entropy)
 
     def forward(self, x: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
@@ -198,6 +226,8 @@ class CaptionModel(nn.Module):
         loss = t.nll.sum() / n
         if self.attention is not None and self.cfg.doubly_stochastic > 0:
             loss = loss + self.cfg.doubly_stochastic * t.penalty.sum() / n
+        if self.kind == "soft" and self.cfg.sharpness > 0:
+            loss = loss + self.cfg.sharpness * t.entropy.sum() / n
         if sampled:
             surrogate = self.surrogate(t, self.baseline).sum()
             surrogate = surrogate - self.cfg.entropy_weight * t.entropy.sum()
@@ -242,7 +272,10 @@ class CaptionModel(nn.Module):
             z, _, beta = self.attend(state)
             z = beta * z
         logits, state = self.advance(tokens, z, state)
-        return torch.log_softmax(logits.float(), dim=1), state
+        # START and PAD are never a target: a caption cannot contain them (an untrained model
+        # would otherwise write them)
+        logits = logits.float().index_fill(1, self.never, -math.inf)
+        return torch.log_softmax(logits, dim=1), state
 
     @torch.no_grad()
     def decode(self, images: Tensor, *, max_length: int, beam: int = 1) -> Decoded:
