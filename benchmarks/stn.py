@@ -73,6 +73,11 @@ What was tried on the validation split (seed 0, validation error; affine ST-CNN 
   consistent gain);
 - a larger localisation net: at full resolution with 8 and 16 filters R 0.2667, P 0.2200; on
   the input downsampled by 2 with 16 and 16 filters R 0.2667, P 0.2133;
+- with the similarity transformer at 3e-3, a localisation net at full resolution (conv 5x5 8 -
+  pool - conv 5x5 16 - pool - dense 32): R 0.2317 (slope 0.24), P 0.2083, RTS 0.2650; seed 1
+  R 0.2600 (slope 0.19) where the CNN errs 0.2350; with 16 and 32 filters (the CNN's own) R
+  0.2450 (slope 0.28): it turns more the larger its localisation net, but R's error gains
+  nothing consistent over two seeds (found after the run above: not in SELECTED);
 - the output canvas: R's items are rotated within 28x28 by the data (corners already cut
   there), and the transformer samples the raw image at full resolution with a 28x28 output,
   so a larger output would not restore them; weight decay (decoupled, 0.01 x lr a step) on its
