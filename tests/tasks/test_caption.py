@@ -143,3 +143,16 @@ def test_train_on_a_coco_json_of_color_images(tmp_path, capsys):
     assert main(["caption", "predict", str(out), str(folder / "1.jpg")]) == 0
     line = capsys.readouterr().out
     assert line.count("\n") == 1 and set(line.split()) <= {"a", "red", "blue", "box", "<unk>"}
+
+
+def test_auto_first_state_is_saved_resolved():
+    """config.json keeps the first state auto chose, so a later change of AUTO_INIT leaves the
+    runs saved before it as they were trained."""
+    from rnnkit.tasks.caption.config import AUTO_INIT
+    from rnnkit.train.config import config_to_dict
+
+    for attention, kind in AUTO_INIT.items():
+        cfg = Config(attention=attention)
+        assert cfg.init_state == kind == cfg.first_state
+        assert config_to_dict(cfg)["init_state"] == kind
+    assert Config(attention="soft", init_state="mean").init_state == "mean"

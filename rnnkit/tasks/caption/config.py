@@ -90,6 +90,8 @@ class Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.init_state == "auto":  # saved resolved: a later AUTO_INIT leaves old runs alone
+            self.init_state = AUTO_INIT[self.attention]
         for name in ("channels", "embedding_size", "hidden_size", "attention_size", "beam"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         for name in ("batch_size", "min_count", "max_words", "scenes"):
