@@ -15,8 +15,8 @@ from rnnkit.cli import main
 from rnnkit.data.ucr import from_arrays
 from rnnkit.tasks import classify
 from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
-from rnnkit.tasks.classify.api import WeightAverage
 from rnnkit.tasks.classify.data import resolve, resolve_validation
+from rnnkit.tasks.classify.swa import WeightAverage
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.config import ConfigError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from rnnkit.tasks.classify.image_model import (
     write_transforms,
 )
 from rnnkit.tasks.classify.model import SequenceClassifier, build_model
+from rnnkit.tasks.classify.swa import SWA_FILE, WeightAverage, finish_average
 from rnnkit.train import distributed
 from rnnkit.train.checkpoint import (
     CheckpointError,
@@ -58,9 +58,7 @@ from rnnkit.train.checkpoint import (
     load_weights,
     require_meta,
     resolve_checkpoint,
-    save_checkpoint,
     strip_prefix,
-    with_prefix,
 )
 from rnnkit.train.config import config_from_dict
 from rnnkit.train.run import open_run
@@ -69,8 +67,6 @@ from rnnkit.train.torch_engine import TorchEngine
 from rnnkit.train.trainer import Trainer
 
 EVAL_BATCH = 512
-SWA_EVERY = 5  # steps between two weights that stochastic weight averaging takes in
-SWA_FILE = "swa.safetensors"  # the running average, written at each evaluation (--resume)
 
 
 def load_model(path: str | Path, device: str = "auto") -> tuple[SequenceClassifier, Config, dict]:
@@ -176,91 +172,6 @@ def evaluate_model(model: SequenceClassifier, classes: list[str], data: Sequence
 # training
 
 
-class WeightAverage:
-    """Stochastic weight averaging (Izmailov et al. 2018): the running mean of ``model``'s
-    parameters at every ``SWA_EVERY``-th step after step ``start``, as a ``Trainer`` "step"
-    callback; ``save``/``load`` keep it in the run directory for ``--resume``. ``build()``
-    makes a new model of the same kind (plain batch norm, where training synchronizes it)."""
-
-    def __init__(self, model: torch.nn.Module, start: int, build: Callable[[], torch.nn.Module]):
-        self.model, self.start, self.build = model, start, build
-        self.count = 0  # weights averaged
-        self.mean: dict[str, Tensor] = {}
-
-    def __call__(self, trainer: Trainer) -> None:
-        if trainer.step <= self.start or trainer.step % SWA_EVERY:
-            return
-        self.count += 1
-        for name, p in self.model.named_parameters():
-            if name not in self.mean:
-                self.mean[name] = p.detach().clone()
-            else:
-                self.mean[name] += (p.detach() - self.mean[name]) / self.count
-
-    def save(self, path: Path, step: int) -> None:
-        """Write the average at training step ``step`` (nothing before it starts)."""
-        if self.count:
-            meta = {"task": TASK, "start": self.start, "count": self.count, "step": step}
-            save_checkpoint(path, with_prefix("mean", self.mean), meta)
-
-    def load(self, path: Path, step: int) -> None:
-        """The average of ``path`` where it was saved at ``step``, the step resumed from, with
-        the same start; else (a run killed after its last evaluation) it averages again from
-        ``step`` on."""
-        if not path.is_file():
-            return
-        tensors, meta = load_checkpoint(path, task=TASK)
-        if meta.get("start") == self.start and meta.get("step") == step:
-            device = next(self.model.parameters()).device
-            self.mean = {k: v.to(device) for k, v in strip_prefix("mean", tensors).items()}
-            self.count = meta["count"]
-
-    def averaged(self, data: SequenceSet) -> torch.nn.Module:
-        """A model with the mean weights and, where it has batch norm, the statistics of
-        ``data`` (the training data) under them; in eval mode."""
-        device = next(self.model.parameters()).device
-        model = self.build().to(device)
-        model.load_state_dict(self.model.state_dict())  # the buffers (input mean and std)
-        norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        momenta = [norm.momentum for norm in norms]
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(self.mean[name])
-            for norm in norms:  # a cumulative mean over the batches (momentum None)
-                norm.reset_running_stats()
-                norm.momentum = None
-            if norms:
-                model.train()
-                for _, (x, _) in _batches(data):
-                    model(x.to(device))
-        for norm, momentum in zip(norms, momenta, strict=True):
-            norm.momentum = momentum
-        return model.eval()
-
-
-def finish_average(
-    trainer: Trainer, average: WeightAverage, fit_set: SequenceSet, val_set: SequenceSet,
-    y_val: np.ndarray, out: Path,
-) -> None:  # fmt: skip
-    """Write the averaged weights to best.safetensors: always when the checkpoint is picked on
-    the training loss (which favours the last, most fitted weights), else where their
-    validation loss is the lowest; the summary records it (``swa``)."""
-    model = average.averaged(fit_set)
-    loss = mean_loss(model, val_set, y_val)
-    kept = val_set is fit_set or trainer.best_val_loss is None or loss <= trainer.best_val_loss
-    info = {"from_step": average.start, "weights": average.count, "val_loss": loss, "kept": kept}
-    if kept:
-        _, meta = load_checkpoint(out / "best.safetensors", task=TASK)
-        meta |= {"best_val_loss": loss, "best_step": trainer.step, "swa": info}
-        save_checkpoint(out / "best.safetensors", with_prefix("model", model.state_dict()), meta)
-        trainer.summary |= {"best_val_loss": loss, "best_step": trainer.step}
-    trainer.write(
-        f"swa: the weights of {average.count} steps after step {average.start} averaged: val loss "
-        f"{loss:.4f}" + (" -> best.safetensors" if kept else " (not the best; not kept)")
-    )
-    trainer.add_results(swa=info)
-
-
 def train_run(
     cfg: Config,
     train_set: SequenceSet,
@@ -357,7 +268,9 @@ def train_run(
     if stopped:
         return trainer, None
     if average is not None and average.count:
-        finish_average(trainer, average, fit_set, val_set, y_val, out)
+        averaged = average.averaged(fit_set)
+        loss = mean_loss(averaged, val_set, y_val)
+        finish_average(trainer, average, averaged, loss, val_set is fit_set, out)
     if test_set is None and not transformer:
         return trainer, None
     best, _, _ = load_model(out, cfg.device)
