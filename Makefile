@@ -19,8 +19,10 @@ demo: $(STAMP)
 		--batch-size 32 --seq-length 64 --eval-every 100 --eval-chars 50000 --sample-every 0
 	$(BIN)/rnnkit charlm sample runs/demo --prime "def " --length 600 --temperature 0.7 --seed 0
 
+# the suite in one worker per core (-n auto; tests take one torch thread each), the long
+# tests first handed to whichever worker is free (worksteal); `pytest -n 0` runs it in one
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check rnnkit tests benchmarks
