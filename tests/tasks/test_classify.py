@@ -162,6 +162,18 @@ def test_masked_batch_norm_counts_valid_steps_only():
     torch.testing.assert_close(norm.running_var, reference.running_var)
 
 
+def test_masked_batch_norm_without_padding_is_batch_norm_over_every_step():
+    norm, reference = MaskedBatchNorm1d(4), torch.nn.BatchNorm1d(4)
+    x = torch.randn(3, 4, 7, requires_grad=True)
+    out = norm(x, torch.ones(3, 7, dtype=torch.bool))  # the fast path: no gather, no scatter
+    expected = reference(x.transpose(1, 2).reshape(-1, 4)).reshape(3, 7, 4).transpose(1, 2)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(norm.running_var, reference.running_var)
+    (grad,) = torch.autograd.grad(out.square().sum(), x)
+    (expected_grad,) = torch.autograd.grad(expected.square().sum(), x)
+    torch.testing.assert_close(grad, expected_grad)
+
+
 def test_lstm_fcn_follows_the_paper():
     model = build_model(Config(model="lstm_fcn", hidden_size=8), 2, 5, seq_len=30)
     assert isinstance(model, LSTMFCN)

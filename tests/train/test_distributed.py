@@ -5,6 +5,7 @@ rank 0 alone, and resumes at the same world size exactly and at another one."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -42,7 +43,10 @@ def torchrun(*argv, n=2) -> subprocess.CompletedProcess:
     # --standalone: the rendezvous takes a port the system assigns, so that runs side by side
     # (two test sessions, CI next to a developer) never meet on one port
     command += ["--standalone", "-m", "rnnkit", *map(str, argv)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    # torchrun leaves a torchelastic_* folder in the temporary directory: give it one to lose
+    with tempfile.TemporaryDirectory(prefix="rnnkit-torchrun-") as tmp:
+        env["TMPDIR"] = tmp
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
 def one(capsys, *argv) -> None:
