@@ -10,11 +10,12 @@ from cli_helpers import fails
 from rnnkit.cli import main
 from rnnkit.data.series import panel_from_array
 from rnnkit.metrics import ets, naive, scores, seasonal_naive
-from rnnkit.tasks.forecast import Config, Forecaster, RegLSTM, predict_panel
+from rnnkit.metrics.arima import arima
+from rnnkit.tasks.forecast import Config, Forecaster, RegLSTM, predict_panel, select
 from rnnkit.tasks.forecast.backtest import backtest, cutoffs, validation_windows
 from rnnkit.tasks.forecast.data import default_horizon, resolve_lengths
-from rnnkit.tasks.forecast.methods import Combination
-from rnnkit.tasks.forecast.select import choose
+from rnnkit.tasks.forecast.methods import STATISTICAL, Combination, combine
+from rnnkit.tasks.forecast.select import choose, with_arima
 
 TINY = {"hidden_size": 8, "max_steps": 20, "eval_every": 10, "warmup_steps": 0}
 
@@ -215,6 +216,36 @@ def test_auto_offers_naive_only_where_it_differs_from_seasonal_naive():
     fc = Forecaster(holdout=4, horizon=4, season=1, **TINY | {"max_steps": 5}).fit(cube)
     names = [row["model"] for row in fc.summary["selection"]["candidates"]]
     assert "seasonal-naive" in names and "naive" not in names
+
+
+def test_auto_forecasts_the_mean_of_its_choice_and_auto_arima():
+    cube = np.cumsum(np.random.default_rng(5).normal(size=(1, 40, 1)), axis=1)
+    fc = Forecaster(holdout=4, horizon=4, season=1, **TINY | {"max_steps": 5}).fit(cube)
+    rows = fc.summary["selection"]["candidates"]
+    winner = rows[choose(rows)]["model"]
+    assert fc.cfg.model == f"arima+{winner}" == fc.summary["selection"]["chosen"].split()[0]
+    y = fc.panel.series[0].y
+    if isinstance(fc.model, Combination):  # a network's choice: auto-ARIMA and the network
+        other = predict_panel(fc.model.parts[1], fc.layout, fc.scalers, fc.panel, 4)[0][..., 0]
+    else:
+        other = STATISTICAL[winner](y, 4, 1)
+    expected = (arima(y, 4, 1) + other)[:, 0] / 2
+    np.testing.assert_allclose(fc.predict(periods=4)["value"], expected, rtol=1e-5)
+
+
+def test_auto_arima_is_left_out_of_short_series_and_large_panels(monkeypatch):
+    panel = panel_from_array(np.random.default_rng(0).normal(size=(3, 20, 1)))
+    assert with_arima(panel, 12)  # 8 training periods
+    assert not with_arima(panel, 13)
+    monkeypatch.setattr(select, "MAX_ARIMA_SERIES", 2)
+    assert not with_arima(panel, 4)
+
+
+def test_combine_nests_the_statistical_methods_before_the_network():
+    net = RegLSTM.__new__(RegLSTM)  # any model: only its place is checked
+    model = combine("arima+ets+reglstm", 12, net)
+    assert (model.parts[0].method, model.parts[1].parts[0].method) == ("arima", "ets")
+    assert model.parts[1].parts[1] is net and combine("es-rnn", 12, net) is net
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,8 @@ from rnnkit.tasks.forecast.data import (
 )
 from rnnkit.tasks.forecast.methods import (
     STATISTICAL,
-    Combination,
     Statistical,
+    combine,
     median_of,
     predict_panel,
     quantiles_of,
@@ -160,9 +160,7 @@ def load_run(
         model = build_model(cfg, layout)
         load_weights(model, strip_prefix("model", tensors), path)
     model = model.to(resolve_device(device)).eval()
-    if cfg.model.startswith("ets+"):
-        model = Combination([Statistical("ets", layout.season), model])
-    return model, layout, scalers, cfg
+    return combine(cfg.model, layout.season, model), layout, scalers, cfg
 
 
 @dataclass
@@ -239,8 +237,7 @@ def fit_run(
         _add_layout(out, layout)
     else:
         model, layout, scalers, trainer = train_model(cfg, panel, out, resume_from, verbose)
-    if cfg.model.startswith("ets+"):
-        model = Combination([Statistical("ets", cfg.season), model])
+    model = combine(cfg.model, cfg.season, model)
     summary = trainer.add_results(**results) if results else trainer.summary
     return Fitted(model, layout, scalers, cfg, summary, trainer, notes)
 

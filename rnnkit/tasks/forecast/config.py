@@ -55,12 +55,28 @@ class Config(TrainConfig):
     )
     # the model
     model: Literal[
-        "auto", "reglstm", "es-rnn", "ets", "seasonal-naive", "naive", "ets+reglstm", "ets+es-rnn"
-    ] = option(
+        "auto",
+        "reglstm",
+        "es-rnn",
+        "ets",
+        "seasonal-naive",
+        "naive",
+        "arima",
+        "ets+reglstm",
+        "ets+es-rnn",
+        "arima+ets",
+        "arima+seasonal-naive",
+        "arima+naive",
+        "arima+reglstm",
+        "arima+es-rnn",
+        "arima+ets+reglstm",
+        "arima+ets+es-rnn",
+    ] = option(  # fmt: skip
         "auto",
         "reglstm (an LSTM and a linear head), es-rnn (Smyl's hybrid), ets, seasonal-naive, naive, "
-        "ets+NETWORK (the mean of the two forecasts), or auto: the best of them by backtests on "
-        "the training periods",
+        "arima (an automatic SARIMA), ets+NETWORK or arima+MODEL (the mean of the two "
+        "forecasts), or auto: the best of them by backtests on the training periods, in the mean "
+        "with arima",
     )
     dilations: str = option(
         "", "es-rnn: dilation of each LSTM layer, comma-separated, e.g. 1,2 ('' = none)"

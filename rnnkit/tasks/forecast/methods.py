@@ -1,10 +1,11 @@
 """Every model a forecast run can hold, behind one call: ``predict_panel``.
 
 A run's model is a ``RegLSTM`` (``model.py``), an ES-RNN (``esrnn.py``), a ``Combination``
-(the mean of ETS and a network) or a ``Statistical`` method: ETS, seasonal naive or naive, which has
-nothing to learn ahead and is fitted anew on each history it forecasts from (as statsforecast's
-models are); its checkpoint holds no weights and no pickle, only the config (the method, the
-season) and the layout.
+(the mean of a network and ETS or auto-ARIMA, or both: ``combine``) or a ``Statistical``
+method: ETS, auto-ARIMA, seasonal naive, naive, or the mean of auto-ARIMA and one of the others,
+which has nothing to learn ahead and is fitted anew on each history it forecasts from (as
+statsforecast's models are); its checkpoint holds no weights and no pickle, only the config (the
+method, the season) and the layout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from rnnkit.data.series import Panel, Scaler
 from rnnkit.data.series_windows import Layout
+from rnnkit.metrics.arima import arima
 from rnnkit.metrics.baselines import ets, naive, seasonal_naive
 from rnnkit.tasks.forecast.config import TASK, Config
 from rnnkit.tasks.forecast.data import scalers_for
@@ -24,11 +26,22 @@ from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.config import config_to_dict
 from rnnkit.train.run import write_json
 
-STATISTICAL = {"ets": ets, "seasonal-naive": seasonal_naive, "naive": naive}
+STATISTICAL = {"ets": ets, "seasonal-naive": seasonal_naive, "naive": naive, "arima": arima}
+
+
+def _with_arima(method):
+    return lambda history, periods, season: (
+        (arima(history, periods, season) + method(history, periods, season)) / 2
+    )
+
+
+# "arima+ets" and the like: the mean of auto-ARIMA and another (what --model auto makes)
+STATISTICAL |= {f"arima+{k}": _with_arima(fn) for k, fn in list(STATISTICAL.items())[:3]}
 
 
 class Statistical:
-    """ETS, seasonal naive or naive as a run's model: ``forecast`` fits each history it is given."""
+    """A statistical method (``STATISTICAL``) as a run's model: ``forecast`` fits each history
+    it is given."""
 
     def __init__(self, method: str, season: int):
         if method not in STATISTICAL:
@@ -44,10 +57,20 @@ class Statistical:
 
 class Combination:
     """The mean of the forecasts of several models (ETS and a network: ``--model
-    ets+reglstm``), as M4's combinations; ``parts[-1]`` is the network."""
+    ets+reglstm``), as M4's combinations; ``parts[-1]`` is the network (or a Combination
+    that holds it)."""
 
     def __init__(self, parts: list[Any]):
         self.parts = parts
+
+
+def combine(model_name: str, season: int, network: Any) -> Any:
+    """``network`` in the mean with the statistical methods that prefix ``model_name``:
+    ``ets+reglstm`` the mean of ETS and the network, ``arima+ets+reglstm`` the mean of
+    auto-ARIMA and that mean; ``reglstm`` the network itself."""
+    for method in reversed(model_name.split("+")[:-1]):
+        network = Combination([Statistical(method, season), network])
+    return network
 
 
 def predict_panel(
