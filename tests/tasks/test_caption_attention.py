@@ -68,10 +68,11 @@ def test_localization_scores_the_step_that_names_the_item():
 
 
 class _Given(torch.nn.Module):
-    """An encoder that hands the annotation vectors over as they are: (B, 1, L, D) -> (B, L, D)."""
+    """An encoder that hands the annotation vectors over as they are, as the annotations and as
+    the local features the attention scores: (B, 1, L, D) -> ((B, L, D), (B, L, D))."""
 
     def forward(self, x):
-        return x[:, 0]
+        return x[:, 0], x[:, 0]
 
 
 def _marked(n, g, L=4, classes=4):

@@ -135,8 +135,30 @@ def test_first_state_of_each_init_state():
 
 def test_a_checkpoint_of_an_older_rnnkit_keeps_its_architecture():
     values = config_to_dict(Config(dataset="scenes"))
-    for name in ("init_state", "sharpness"):  # fields an older rnnkit did not save
+    for name in ("init_state", "sharpness", "encoder"):  # fields an older rnnkit did not save
         values.pop(name)
     old = saved_config(Config, values)
     assert (old.init_state, old.first_state, old.sharpness) == ("mean", "mean", 0.0)
+    assert old.encoder == "pool" and CaptionModel(old, V, 1).encoder.context is None
     assert CaptionModel(old, V, 1).init_h.in_features == 64  # the mean annotation, as then
+
+
+def test_dilated_encoder_scores_local_features_and_reads_wide_ones():
+    """encoder dilated: a 16x16 grid of a 64x64 image; the attention's scores come from
+    features that see 25 pixels, the context from ones that see 73 (a change at one corner
+    reaches cells 2 away in the first, 8 in the second)."""
+    m = model("soft", encoder="dilated").eval()
+    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(4))
+    y = x.clone()
+    y[0, 0, 0, 0] += 1.0
+    with torch.no_grad():
+        (fx, lx), (fy, ly) = m.encoder(x), m.encoder(y)
+        state = m.encode(x)
+    assert fx.shape == lx.shape == (1, 256, 16)
+    assert torch.allclose(state.keys, m.attention.project(lx))
+    changed = lambda a, b: (a - b).abs().amax(2)[0].reshape(16, 16) > 1e-6  # noqa: E731
+    rows, cols = changed(lx, ly).nonzero(as_tuple=True)
+    assert max(rows.max(), cols.max()) == 2
+    rows, cols = changed(fx, fy).nonzero(as_tuple=True)
+    assert max(rows.max(), cols.max()) == 8
+    assert model("soft").encode(x).feats.shape == (1, 64, 16)  # pool: an 8x8 grid

@@ -15,7 +15,7 @@ AUTO_INIT = {"none": "grid", "soft": "zero", "hard": "grid"}
 FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
-    "attention_size", "attention", "batch_size", "reinforce_cost", "init_state",
+    "attention_size", "attention", "batch_size", "reinforce_cost", "init_state", "encoder",
 )  # fmt: skip
 
 
@@ -50,6 +50,11 @@ class Config(TrainConfig):
         "hard: the image then enters through the attention's context alone); auto: "
         + ", ".join(f"{k} {v}" for k, v in AUTO_INIT.items()),
     )
+    encoder: Literal["pool", "dilated"] = option(
+        "pool",
+        "the CNN: pool (an S/8 x S/8 grid) or dilated (S/4 x S/4: attention scored on local "
+        "features that see 25 pixels, annotations from dilated convs that see 73)",
+    )
     channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
     embedding_size: int = option(64, "word embedding size")
     hidden_size: int = option(256, "LSTM units")
@@ -81,7 +86,9 @@ class Config(TrainConfig):
     grad_clip: float = option(5.0, "clip the gradient norm to this (0 = no clipping)")
 
     # fields an older rnnkit saved no value of: the value it used then
-    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"init_state": "mean", "sharpness": 0.0}
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {
+        "init_state": "mean", "sharpness": 0.0, "encoder": "pool",
+    }  # fmt: skip
 
     @property
     def first_state(self) -> str:

@@ -1,8 +1,12 @@
 """Show, Attend and Tell (Xu et al. 2015): a CNN reads the image into a grid of annotation
 vectors a_i (L locations of D features), an LSTM writes the caption word by word.
 
-- **Encoder**: four conv3x3-BatchNorm-ReLU (the first of stride 2, the next two max-pooled),
-  trained from scratch: an S x S image gives an (S/8) x (S/8) grid, L = (S/8)^2.
+- **Encoder** (``encoder``), trained from scratch: ``pool`` (the default), four
+  conv3x3-BatchNorm-ReLU (the first of stride 2, the next two max-pooled): an S x S image
+  gives an (S/8) x (S/8) grid, L = (S/8)^2; ``dilated``, an (S/4) x (S/4) grid whose
+  attention scores come from local features (receptive field 25 pixels) and whose
+  annotations from two more convs of dilation 2 and 4 on them (73 pixels), so that a sharp
+  attention can both find an item and read what it is (``Encoder``).
 - **Initial state** (``init_state``): h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i)
   (``mean``, the paper's); the same of the annotations average-pooled to a 4x4 grid and
   flattened (``grid``: the first state knows where the items are, as a CNN's fully connected
@@ -90,26 +94,40 @@ class Terms(NamedTuple):
 
 
 class Encoder(nn.Module):
-    """A small CNN: (B, C, S, S) images -> (B, L, D) annotation vectors, L = (S // 8)^2.
+    """A small CNN: (B, C, S, S) images -> (annotations (B, L, D), local features (B, L, D)).
 
-    conv3x3 stride 2, then two conv3x3 each followed by a 2x2 max-pool, then a conv3x3 at
-    the final grid; each conv with BatchNorm and ReLU."""
+    ``pool`` (L = (S // 8)^2): conv3x3 stride 2, then two conv3x3 each followed by a 2x2
+    max-pool, then a conv3x3 at the final grid; the local features are the annotations.
+    ``dilated`` (L = (S // 4)^2, cells of 4 pixels): conv3x3 stride 2, a conv3x3 and one 2x2
+    max-pool, two conv3x3 (receptive field 25 pixels: the local features, what the attention
+    scores, so a cell scores high only near the item), then conv3x3s of dilation 2 and 4
+    (receptive field 73: the annotations, so the attended cell says what the whole item is).
+    Each conv with BatchNorm and ReLU."""
 
-    def __init__(self, in_channels: int, channels: int):
+    def __init__(self, in_channels: int, channels: int, kind: str = "pool"):
         super().__init__()
+        self.kind = kind
         widths = (max(8, channels // 4), max(8, channels // 2), channels, channels)
-        layers: list[nn.Module] = []
-        c = in_channels
-        for k, w in enumerate(widths):
-            stride = 2 if k == 0 else 1
-            layers += [nn.Conv2d(c, w, 3, stride, padding=1, bias=False), nn.BatchNorm2d(w)]
-            layers += [nn.ReLU()] + ([nn.MaxPool2d(2)] if k in (1, 2) else [])
-            c = w
-        self.net = nn.Sequential(*layers)
+        pools, dilations = ((1, 2), (1, 1, 1, 1)) if kind == "pool" else ((1,), (1, 1, 1, 1))
+        self.net = self._stack(in_channels, widths, dilations, pools, stride=True)
+        self.context = None
+        if kind == "dilated":
+            self.context = self._stack(channels, (channels, channels), (2, 4), (), stride=False)
 
-    def forward(self, images: Tensor) -> Tensor:
-        grid = self.net(images)  # (B, D, S/8, S/8)
-        return grid.flatten(2).transpose(1, 2)  # (B, L, D)
+    @staticmethod
+    def _stack(c: int, widths: tuple, dilations: tuple, pools: tuple, stride: bool) -> nn.Module:
+        layers: list[nn.Module] = []
+        for k, (w, d) in enumerate(zip(widths, dilations, strict=True)):
+            s = 2 if stride and k == 0 else 1
+            layers += [nn.Conv2d(c, w, 3, s, padding=d, dilation=d, bias=False)]
+            layers += [nn.BatchNorm2d(w), nn.ReLU()] + ([nn.MaxPool2d(2)] if k in pools else [])
+            c = w
+        return nn.Sequential(*layers)
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        local = self.net(images)  # (B, D, g, g)
+        feats = local if self.context is None else self.context(local)
+        return feats.flatten(2).transpose(1, 2), local.flatten(2).transpose(1, 2)  # (B, L, D)
 
 
 class CaptionModel(nn.Module):
@@ -120,7 +138,7 @@ class CaptionModel(nn.Module):
         super().__init__()
         D, H, E = cfg.channels, cfg.hidden_size, cfg.embedding_size
         self.cfg, self.kind = cfg, cfg.attention
-        self.encoder = Encoder(in_channels, D)
+        self.encoder = Encoder(in_channels, D, cfg.encoder)
         summary = D * POOLED**2 if cfg.first_state == "grid" else D
         self.init_h = self.init_c = None  # init_state zero: h_0 = c_0 = 0
         if cfg.first_state != "zero":
@@ -147,8 +165,8 @@ class CaptionModel(nn.Module):
             raise ValueError(
                 f"CaptionModel: expected images (B, C, S, S), got {tuple(images.shape)}"
             )
-        feats = self.encoder(images)  # (B, L, D)
-        keys = self.attention.project(feats) if self.attention is not None else feats
+        feats, local = self.encoder(images)  # (B, L, D) each
+        keys = self.attention.project(local) if self.attention is not None else feats
         if self.init_h is None:  # the image enters through the attention's context alone
             h = c = feats.new_zeros(feats.size(0), self.cfg.hidden_size)
         else:
