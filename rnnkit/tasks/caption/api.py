@@ -248,6 +248,8 @@ def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None 
     seed_everything(cfg.seed)
     in_channels = int(splits.train.images.shape[1])
     model = CaptionModel(cfg, len(vocab), in_channels)
+    if cfg.encoder_weights and resume_from is None:  # a resumed run has them in its checkpoint
+        model.encoder.load_weights(cfg.encoder_weights)
     batches = CaptionBatches(splits.train, fit, cfg.batch_size, cfg.seed)
     engine = TorchEngine(model, cfg, batches, lambda m: mean_loss(m, splits.valid, valid))
     meta = {

@@ -16,6 +16,7 @@ FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
     "attention_size", "attention", "batch_size", "reinforce_cost", "init_state", "encoder",
+    "encoder_weights",
 )  # fmt: skip
 
 
@@ -50,10 +51,21 @@ class Config(TrainConfig):
         "hard: the image then enters through the attention's context alone); auto: "
         + ", ".join(f"{k} {v}" for k, v in AUTO_INIT.items()),
     )
-    encoder: Literal["pool", "dilated"] = option(
+    encoder: Literal["pool", "dilated", "resnet18", "resnet50"] = option(
         "pool",
         "the CNN: pool (an S/8 x S/8 grid) or dilated (S/4 x S/4: attention scored on local "
-        "features that see 25 pixels, annotations from dilated convs that see 73)",
+        "features that see 25 pixels, annotations from dilated convs that see 73), or "
+        "torchvision's resnet18|resnet50 up to layer4 (an S/32 x S/32 grid of 512|2048 "
+        "features, --channels unused; 64 px images give 2x2: use --image-size 224)",
+    )
+    encoder_weights: str = option(
+        "",
+        "resnet: initial weights, a torchvision state_dict FILE (.pth/.pt/.safetensors) or "
+        "DEFAULT (torchvision's, where torch.hub has them cached); inputs then normalised "
+        "with ImageNet's mean and std (empty: trained from scratch)",
+    )
+    freeze_encoder: bool = option(
+        False, "resnet: do not train the backbone (its batch norms stay in eval mode)"
     )
     channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
     embedding_size: int = option(64, "word embedding size")
@@ -87,7 +99,8 @@ class Config(TrainConfig):
 
     # fields an older rnnkit saved no value of: the value it used then
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {
-        "init_state": "mean", "sharpness": 0.0, "encoder": "pool",
+        "init_state": "mean", "sharpness": 0.0, "encoder": "pool", "encoder_weights": "",
+        "freeze_encoder": False,
     }  # fmt: skip
 
     @property
@@ -117,6 +130,15 @@ class Config(TrainConfig):
             raise ConfigError(
                 "--init-state zero needs --attention soft or hard (without attention the image "
                 "enters through the first state alone)"
+            )
+        if not self.encoder.startswith("resnet") and (self.encoder_weights or self.freeze_encoder):
+            raise ConfigError(
+                "--encoder-weights and --freeze-encoder go with --encoder resnet18 or resnet50"
+            )
+        if self.freeze_encoder and not self.encoder_weights:
+            raise ConfigError(
+                "--freeze-encoder needs --encoder-weights FILE|DEFAULT (a frozen random "
+                "backbone would never learn)"
             )
         if self.dataset and self.data:
             raise ConfigError("expected one of --dataset scenes or --data FILE, got both")

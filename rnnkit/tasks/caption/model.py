@@ -1,12 +1,15 @@
 """Show, Attend and Tell (Xu et al. 2015): a CNN reads the image into a grid of annotation
 vectors a_i (L locations of D features), an LSTM writes the caption word by word.
 
-- **Encoder** (``encoder``), trained from scratch: ``pool`` (the default), four
+- **Encoder** (``encoder``): ``pool`` (the default, trained from scratch as ``dilated``), four
   conv3x3-BatchNorm-ReLU (the first of stride 2, the next two max-pooled): an S x S image
   gives an (S/8) x (S/8) grid, L = (S/8)^2; ``dilated``, an (S/4) x (S/4) grid whose
   attention scores come from local features (receptive field 25 pixels) and whose
   annotations from two more convs of dilation 2 and 4 on them (73 pixels), so that a sharp
-  attention can both find an item and read what it is (``Encoder``).
+  attention can both find an item and read what it is (``Encoder``); ``resnet18`` or
+  ``resnet50``, torchvision's ResNet up to layer4 (``backbone.py``: an (S/32) x (S/32) grid
+  of 512 or 2048 features), from scratch or from a torchvision state_dict
+  (``encoder_weights``), optionally frozen (``freeze_encoder``).
 - **Initial state** (``init_state``): h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i)
   (``mean``, the paper's); the same of the annotations average-pooled to a 4x4 grid and
   flattened (``grid``: the first state knows where the items are, as a CNN's fully connected
@@ -49,6 +52,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.tokens import END, PAD, START
 from rnnkit.nn import Attention, Decoded, LSTMCell, beam_search, greedy, select_batch
+from rnnkit.tasks.caption.backbone import ResNetEncoder
 from rnnkit.tasks.caption.config import Config
 
 
@@ -136,9 +140,16 @@ class CaptionModel(nn.Module):
 
     def __init__(self, cfg: Config, vocab_size: int, in_channels: int):
         super().__init__()
-        D, H, E = cfg.channels, cfg.hidden_size, cfg.embedding_size
+        H, E = cfg.hidden_size, cfg.embedding_size
         self.cfg, self.kind = cfg, cfg.attention
-        self.encoder = Encoder(in_channels, D, cfg.encoder)
+        if cfg.encoder.startswith("resnet"):
+            self.encoder = ResNetEncoder(
+                in_channels, cfg.encoder, bool(cfg.encoder_weights), cfg.freeze_encoder
+            )
+            D = self.encoder.dim
+        else:
+            D = cfg.channels
+            self.encoder = Encoder(in_channels, D, cfg.encoder)
         summary = D * POOLED**2 if cfg.first_state == "grid" else D
         self.init_h = self.init_c = None  # init_state zero: h_0 = c_0 = 0
         if cfg.first_state != "zero":
