@@ -89,6 +89,14 @@ def as_images(loaded: Loaded, images: Any) -> np.ndarray:
     """``images`` as the model reads them, (N, C, S, S) uint8: an array (N, C, S, S) or (N, S, S)
     of uint8 or of floats in [0, 1], or image files (resized)."""
     C, S = int(loaded.meta["in_channels"]), int(loaded.meta["image_size"])
+    if loaded.cfg.encoder == "features":  # annotations, not pixels
+        values = np.asarray(images) if not isinstance(images, str | Path) else np.zeros(0)
+        if values.ndim != 4 or values.shape[1:] != (C, S, S) or values.dtype.kind != "f":
+            raise ImageDataError(
+                f"a run of --encoder features captions annotations, floats (N, {C}, {S}, {S}), "
+                f"not images (rnnkit caption predict RUN NAME... --features FILE)"
+            )
+        return values.astype(np.float32)
     if isinstance(images, str | Path) or (
         isinstance(images, list | tuple) and images and isinstance(images[0], str | Path)
     ):
@@ -282,7 +290,8 @@ def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None 
         return trainer, None
     report = evaluate_model(best, splits.test, splits.names, progress=verbose)
     trainer.add_results(**{f"test_{k}": v for k, v in report.items()})
-    write_attention(best, splits.test.images[:PLOTTED], out / "attention.png")
+    if cfg.encoder != "features":  # annotations have no pixels to draw
+        write_attention(best, splits.test.images[:PLOTTED], out / "attention.png")
     return trainer, report
 
 
@@ -307,6 +316,8 @@ class Captioner:
     def _splits(self, images: Any, captions: Sequence[Sequence[str]] | None) -> Splits:
         if images is None:
             return load_splits(self.cfg)
+        if self.cfg.encoder == "features":
+            raise ImageDataError("fit: --encoder features trains on data= and features= alone")
         values = np.asarray(images)
         values = values[:, None] if values.ndim == 3 else values  # (N, 1, S, S)
         if values.ndim != 4 or captions is None or len(captions) != len(values):

@@ -17,6 +17,7 @@ from rnnkit.tasks.caption.api import (
 )
 from rnnkit.tasks.caption.config import FIXED_ON_RESUME, TASK, Config
 from rnnkit.tasks.caption.data import load_splits
+from rnnkit.tasks.caption.features import lookup, read_features
 from rnnkit.train.config import add_device_arg, add_train_parser, train_values
 from rnnkit.train.run import EXIT_INTERRUPTED, check_output_file, start_run
 
@@ -86,7 +87,18 @@ def predict(args: argparse.Namespace) -> int:
     if args.attention_map:
         check_output_file(args.attention_map, "--attention-map", args.overwrite, [args.run])
     loaded = load_model(args.run, args.device)
-    images = as_images(loaded, args.images)
+    if (loaded.cfg.encoder == "features") != bool(args.features):
+        raise ValueError(
+            "--features FILE goes with a run of --encoder features, which needs it: its "
+            "annotations of each IMAGE (a file name)"
+        )
+    if args.features:
+        if args.attention_map:
+            raise ValueError("--attention-map: a run of --encoder features has no pixels to draw")
+        found = lookup(read_features(args.features), args.images, args.features, "given")
+        images = as_images(loaded, found)
+    else:
+        images = as_images(loaded, args.images)
     for ids in caption_ids(loaded, images, **options):
         print(loaded.vocab.decode(ids), flush=True)
     if args.attention_map:
@@ -109,6 +121,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = verbs.add_parser("predict", help="caption images", description="Caption images.")
     p.add_argument("run", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (JPEG, PNG ...)")
+    p.add_argument(
+        "--features", default="",
+        help="a run of --encoder features: the FILE of annotations, keyed by the IMAGE names",
+    )  # fmt: skip
     p.add_argument("--attention-map", default="", help="PNG of each word's attention")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --attention-map")
     _add_decoding_args(p)

@@ -16,7 +16,7 @@ FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
     "attention_size", "attention", "batch_size", "reinforce_cost", "init_state", "encoder",
-    "encoder_weights",
+    "encoder_weights", "features",
 )  # fmt: skip
 
 
@@ -51,12 +51,18 @@ class Config(TrainConfig):
         "hard: the image then enters through the attention's context alone); auto: "
         + ", ".join(f"{k} {v}" for k, v in AUTO_INIT.items()),
     )
-    encoder: Literal["pool", "dilated", "resnet18", "resnet50"] = option(
+    encoder: Literal["pool", "dilated", "resnet18", "resnet50", "features"] = option(
         "pool",
         "the CNN: pool (an S/8 x S/8 grid) or dilated (S/4 x S/4: attention scored on local "
         "features that see 25 pixels, annotations from dilated convs that see 73), or "
         "torchvision's resnet18|resnet50 up to layer4 (an S/32 x S/32 grid of 512|2048 "
-        "features, --channels unused; 64 px images give 2x2: use --image-size 224)",
+        "features, --channels unused; 64 px images give 2x2: use --image-size 224), or "
+        "features: no CNN, the annotations of --features",
+    )
+    features: str = option(
+        "",
+        "--encoder features: a .safetensors or .npz FILE mapping each file name of --data to "
+        "its annotations, a float array (L, D) (L square) or (G, G, D), computed elsewhere",
     )
     encoder_weights: str = option(
         "",
@@ -100,7 +106,7 @@ class Config(TrainConfig):
     # fields an older rnnkit saved no value of: the value it used then
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {
         "init_state": "mean", "sharpness": 0.0, "encoder": "pool", "encoder_weights": "",
-        "freeze_encoder": False,
+        "freeze_encoder": False, "features": "",
     }  # fmt: skip
 
     @property
@@ -139,6 +145,13 @@ class Config(TrainConfig):
             raise ConfigError(
                 "--freeze-encoder needs --encoder-weights FILE|DEFAULT (a frozen random "
                 "backbone would never learn)"
+            )
+        if (self.encoder == "features") != bool(self.features):
+            raise ConfigError("--features FILE and --encoder features go together")
+        if self.features and (self.dataset or self.images):
+            raise ConfigError(
+                "--encoder features reads --data captions.json and --features FILE alone (not "
+                "--dataset scenes, nor --images)"
             )
         if self.dataset and self.data:
             raise ConfigError("expected one of --dataset scenes or --data FILE, got both")

@@ -7,7 +7,8 @@ the file name) or Karpathy's ``dataset_{coco,flickr8k,flickr30k}.json`` (``image
 ``filename``, optional ``filepath``, ``split`` train|restval|val|test and ``sentences`` with
 ``raw``). Images are read by Pillow as RGB, resized to ``--image-size`` squares. A JSON that
 names files absent from the folder is refused; a few unreadable images among many (at most
-a tenth) are skipped with a count.
+a tenth) are skipped with a count. With ``--encoder features`` each image's annotations of
+``--features`` (features.py) take the place of its pixels, and no image is read.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rnnkit.data.images import ImageDataError
 from rnnkit.data.tokens import END, PAD, SPECIALS, START, UNK
 from rnnkit.metrics.captioning import caption_words
 from rnnkit.tasks.caption.config import Config
+from rnnkit.tasks.caption.features import lookup, read_features
 from rnnkit.tasks.caption.scenes import load_scenes
 
 SKIPPABLE = 0.1  # the largest share of unreadable images that is skipped, not refused
@@ -165,11 +167,11 @@ def _split_of(name: str, split: str, cfg: Config) -> str:
 def load_json_splits(cfg: Config) -> Splits:
     """The splits of ``--data`` and ``--images`` (see the module docstring)."""
     path, folder = Path(cfg.data), Path(cfg.images)
-    if not cfg.images:
+    if not cfg.images and not cfg.features:
         raise CaptionDataError(f"--data {path}: pass --images FOLDER, the folder of its images")
     if not path.is_file():
         raise CaptionDataError(f"--data {path}: no such file")
-    if not folder.is_dir():
+    if not cfg.features and not folder.is_dir():
         raise CaptionDataError(f"--images {folder}: no such folder")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
@@ -178,13 +180,16 @@ def load_json_splits(cfg: Config) -> Splits:
     entries = [e for e in _entries(values, path) if e[2]]
     if not entries:
         raise CaptionDataError(f"--data {path}: no image has a caption")
-    absent = [name for name, _, _ in entries if not (folder / name).is_file()]
-    if absent:
+    if cfg.features:  # annotations in place of pixels (features.py)
+        images = lookup(read_features(cfg.features), [e[0] for e in entries], cfg.features)
+        kept = np.arange(len(entries))
+    elif absent := [name for name, _, _ in entries if not (folder / name).is_file()]:
         raise CaptionDataError(
             f"--data {path}: {len(absent)} of {len(entries)} images are not in --images "
             f"{folder} (first: {absent[0]}); pass the folder that holds them"
         )
-    images, kept = read_images([folder / e[0] for e in entries], cfg.image_size, str(folder))
+    else:
+        images, kept = read_images([folder / e[0] for e in entries], cfg.image_size, str(folder))
     entries = [entries[i] for i in kept]
     parts = {}
     for split in ("train", "valid", "test"):
@@ -224,8 +229,9 @@ def load_splits(cfg: Config, test_only: bool = False) -> Splits:
 
 
 def as_input(images: np.ndarray) -> Tensor:
-    """uint8 (B, C, S, S) -> float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).float() / 255.0
+    """uint8 (B, C, S, S) -> float32 in [0, 1]; float32 annotations (B, D, G, G) as they are."""
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    return x if x.dtype == torch.float32 else x.float() / 255.0
 
 
 def caption_tensor(captions: list[list[int]]) -> Tensor:

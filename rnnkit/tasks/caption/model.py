@@ -9,7 +9,8 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
   attention can both find an item and read what it is (``Encoder``); ``resnet18`` or
   ``resnet50``, torchvision's ResNet up to layer4 (``backbone.py``: an (S/32) x (S/32) grid
   of 512 or 2048 features), from scratch or from a torchvision state_dict
-  (``encoder_weights``), optionally frozen (``freeze_encoder``).
+  (``encoder_weights``), optionally frozen (``freeze_encoder``); ``features``, no CNN: the
+  annotations (D, G, G) of each image computed elsewhere (``features.py``, ``Flatten``).
 - **Initial state** (``init_state``): h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i)
   (``mean``, the paper's); the same of the annotations average-pooled to a 4x4 grid and
   flattened (``grid``: the first state knows where the items are, as a CNN's fully connected
@@ -134,6 +135,15 @@ class Encoder(nn.Module):
         return feats.flatten(2).transpose(1, 2), local.flatten(2).transpose(1, 2)  # (B, L, D)
 
 
+class Flatten(nn.Module):
+    """``encoder="features"``: annotations (B, D, G, G) computed elsewhere -> (B, L, D) twice
+    (the attention scores and reads the same annotations, as with a ResNet)."""
+
+    def forward(self, grid: Tensor) -> tuple[Tensor, Tensor]:
+        feats = grid.flatten(2).transpose(1, 2)
+        return feats, feats
+
+
 class CaptionModel(nn.Module):
     """The captioner of the module docstring: ``forward(images, captions) -> (logits,
     loss)``, ``decode(images, ...)``, ``attention_maps(images, outputs)``."""
@@ -142,7 +152,9 @@ class CaptionModel(nn.Module):
         super().__init__()
         H, E = cfg.hidden_size, cfg.embedding_size
         self.cfg, self.kind = cfg, cfg.attention
-        if cfg.encoder.startswith("resnet"):
+        if cfg.encoder == "features":  # annotations computed elsewhere: no CNN
+            D, self.encoder = in_channels, Flatten()
+        elif cfg.encoder.startswith("resnet"):
             self.encoder = ResNetEncoder(
                 in_channels, cfg.encoder, bool(cfg.encoder_weights), cfg.freeze_encoder
             )
