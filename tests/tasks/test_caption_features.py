@@ -137,3 +137,16 @@ def test_python_api_trains_on_features_and_refuses_pixels(tmp_path):
     assert len(captioner.caption(grids)) == 2
     with pytest.raises(ValueError, match="captions annotations"):
         captioner.caption(["im0.jpg"])
+
+
+def test_predict_of_a_pixel_run_refuses_features(tmp_path, capsys):
+    out = tmp_path / "pool"
+    scenes = ["--dataset", "scenes", "--scenes", "8", "--scenes-folder", str(tmp_path / "none")]
+    assert main(["caption", "train", "--out", str(out), *scenes, *TINY[:-6]]) == 0
+    _, features, _ = write_data(tmp_path)
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    fails(["caption", "predict", str(out), str(image), "--features", str(features)], capsys,
+          "--features FILE goes with a run of --encoder features")  # fmt: skip
