@@ -36,7 +36,9 @@ def _with_arima(method):
 
 
 # "arima+ets" and the like: the mean of auto-ARIMA and another (what --model auto makes)
-STATISTICAL |= {f"arima+{k}": _with_arima(fn) for k, fn in list(STATISTICAL.items())[:3]}
+STATISTICAL |= {
+    f"arima+{k}": _with_arima(STATISTICAL[k]) for k in ("ets", "seasonal-naive", "naive")
+}
 
 
 class Statistical:
