@@ -135,10 +135,11 @@ def test_first_state_of_each_init_state():
 
 def test_a_checkpoint_of_an_older_rnnkit_keeps_its_architecture():
     values = config_to_dict(Config(dataset="scenes"))
-    for name in ("init_state", "sharpness", "encoder"):  # fields an older rnnkit did not save
+    for name in ("init_state", "sharpness", "encoder", "image_input"):  # not saved by older ones
         values.pop(name)
     old = saved_config(Config, values)
     assert (old.init_state, old.first_state, old.sharpness) == ("mean", "mean", 0.0)
+    assert old.image_input == "first" and CaptionModel(old, V, 1).cell.input_size == 64 + 64
     assert old.encoder == "pool" and CaptionModel(old, V, 1).encoder.context is None
     assert CaptionModel(old, V, 1).init_h.in_features == 64  # the mean annotation, as then
 
@@ -162,3 +163,43 @@ def test_dilated_encoder_scores_local_features_and_reads_wide_ones():
     rows, cols = changed(fx, fy).nonzero(as_tuple=True)
     assert max(rows.max(), cols.max()) == 8
     assert model("soft").encode(x).feats.shape == (1, 64, 16)  # pool: an 8x8 grid
+
+
+@pytest.mark.parametrize("attention", ["none", "soft", "hard"])
+def test_image_input_every_feeds_the_summary_at_every_step(attention):
+    """image_input every: the image summary (the 4x4 grid of D features, flattened) is part
+    of z_t at every step, after the attention's context; with the first state made blind to
+    the image, the second word's scores still depend on it (with "first", never)."""
+    auto = {"none": "every", "soft": "first", "hard": "first"}[attention]
+    assert Config(dataset="scenes", attention=attention).image_input == auto  # saved resolved
+    x, y = batch()
+    every, first = model(attention, image_input="every"), model(attention, image_input="first")
+    D, P = 16, 16 * 16
+    assert every.cell.input_size == 8 + P + (D if attention != "none" else 0)
+    assert every.out_z.in_features == every.cell.input_size - 8
+    assert every.encode(x).image.shape == (3, P) and first.encode(x).image.shape == (3, 0)
+    for m in (every, first):
+        if m.init_h is not None:
+            with torch.no_grad():  # h_0, c_0 = tanh(bias): the same for every image
+                m.init_h.weight.zero_(), m.init_c.weight.zero_()
+        if m.attention is not None:  # and the attention's context blind to it too
+            m.attend = lambda s: (s.h.new_zeros(len(s.h), D),) * 2 + (s.h.new_ones(len(s.h), 1),)
+    other = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(9))
+    tokens = y[:, 0]
+    logits = lambda m, images: m.eval()._log_probs(tokens, m.encode(images))[0]  # noqa: E731
+    assert not torch.allclose(logits(every, x), logits(every, other))
+    assert torch.allclose(logits(first, x), logits(first, other))
+    for beam in (1, 3):  # the summary travels with the beams
+        found = every.decode(x, max_length=6, beam=beam)
+        assert len(found.tokens) == 3
+    fresh = model(attention, image_input="every").train()
+    fresh(x, y)[1].backward()
+    assert fresh.out_z.weight.grad[:, -P:].abs().sum() > 0  # the summary's part learns
+
+
+def test_forget_bias_sets_the_forget_gates_at_the_start():
+    H = 24  # the gates of torch's LSTM, in order i, f, g, o
+    cell = model("none", image_input="first", forget_bias=2.0).cell
+    assert torch.equal(cell.bias_ih[H : 2 * H], torch.full((H,), 2.0))
+    assert torch.equal(cell.bias_hh[H : 2 * H], torch.zeros(H))
+    assert model("none").cell.bias_ih[H : 2 * H].abs().max() < 1  # unset: torch's uniform init

@@ -11,12 +11,15 @@ from rnnkit.train.config import ConfigError, TrainConfig, option, require
 TASK = "caption"
 # init_state "auto" of each attention, chosen on scenes' validation split (benchmarks/caption.py)
 AUTO_INIT = {"none": "grid", "soft": "zero", "hard": "grid"}
+# image_input "auto" of each attention, chosen there too: with the image summary at every step
+# the attention goes unused (localisation at chance), without it none writes poor captions
+AUTO_IMAGE_INPUT = {"none": "every", "soft": "first", "hard": "first"}
 # what shapes the model or the data: a resumed run cannot change it
 FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
     "attention_size", "attention", "batch_size", "reinforce_cost", "init_state", "encoder",
-    "encoder_weights", "features",
+    "encoder_weights", "features", "image_input",
 )  # fmt: skip
 
 
@@ -51,6 +54,13 @@ class Config(TrainConfig):
         "hard: the image then enters through the attention's context alone); auto: "
         + ", ".join(f"{k} {v}" for k, v in AUTO_INIT.items()),
     )
+    image_input: Literal["auto", "first", "every"] = option(
+        "auto",
+        "the image summary (the annotations pooled as --init-state says; grid where it is zero) "
+        "into the LSTM's first state only (first) or also into its input at every step, after "
+        "the attention's context (every, as LRCN and m-RNN do); auto: "
+        + ", ".join(f"{k} {v}" for k, v in AUTO_IMAGE_INPUT.items()),
+    )
     encoder: Literal["pool", "dilated", "resnet18", "resnet50", "features"] = option(
         "pool",
         "the CNN: pool (an S/8 x S/8 grid) or dilated (S/4 x S/4: attention scored on local "
@@ -74,11 +84,19 @@ class Config(TrainConfig):
         False, "resnet: do not train the backbone (its batch norms stay in eval mode)"
     )
     channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
+    forget_bias: float | None = option(
+        None,
+        "the LSTM's forget-gate bias at the start (b_if; b_hf = 0); a larger one keeps what the "
+        "first state holds longer (the benchmark's none with --image-input first: 2, chosen on "
+        "validation); unset: torch's uniform init",
+    )
     embedding_size: int = option(64, "word embedding size")
     hidden_size: int = option(256, "LSTM units")
     attention_size: int = option(128, "hidden size of the additive attention's scores")
     attention: Literal["none", "soft", "hard"] = option(
-        "soft", "none (image into the first state), soft (deterministic), hard (REINFORCE)"
+        "soft",
+        "none (no attention: the image into the first state and, see --image-input, every "
+        "step), soft (deterministic), hard (REINFORCE)",
     )
     doubly_stochastic: float = option(1.0, "soft, hard: lambda of sum_i (1 - sum_t alpha_ti)^2")
     sharpness: float = option(
@@ -107,6 +125,7 @@ class Config(TrainConfig):
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {
         "init_state": "mean", "sharpness": 0.0, "encoder": "pool", "encoder_weights": "",
         "freeze_encoder": False, "features": "",
+        "image_input": "first",
     }  # fmt: skip
 
     @property
@@ -118,6 +137,8 @@ class Config(TrainConfig):
         super().__post_init__()
         if self.init_state == "auto":  # saved resolved: a later AUTO_INIT leaves old runs alone
             self.init_state = AUTO_INIT[self.attention]
+        if self.image_input == "auto":
+            self.image_input = AUTO_IMAGE_INPUT[self.attention]
         for name in ("channels", "embedding_size", "hidden_size", "attention_size", "beam"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
         for name in ("batch_size", "min_count", "max_words", "scenes"):
