@@ -85,7 +85,7 @@ class State(NamedTuple):
     c: Tensor  # (B, H)
     feats: Tensor  # (B, L, D) the annotation vectors
     keys: Tensor  # (B, L, A) their part of the attention scores, once
-    image: Tensor  # (B, P) none with image_input "every": the context of every step; else (B, 0)
+    image: Tensor  # (B, P) image_input "every": the summary in every step's z_t; else (B, 0)
 
 
 def _reorder(state: State, index: Tensor) -> State:
@@ -174,7 +174,6 @@ class CaptionModel(nn.Module):
         if cfg.first_state != "zero":
             self.init_h, self.init_c = nn.Linear(summary, H), nn.Linear(summary, H)
         self.embedding = nn.Embedding(vocab_size, E, padding_idx=PAD)
-        with_context = self.kind != "none" or self.every
         self.attention = None
         if self.kind != "none":
             self.attention = Attention(H, D, "bahdanau", cfg.attention_size)
@@ -184,9 +183,9 @@ class CaptionModel(nn.Module):
         # a_s itself: a gate would let the decoder shut out the sampled locations while they are
         # still noise, and then no location costs less than another and REINFORCE learns nothing
         self.gate = nn.Linear(H, 1) if self.kind == "soft" else None
-        self.cell = LSTMCell(E + (Z if with_context else 0), H, forget_bias=cfg.forget_bias)
+        self.cell = LSTMCell(E + Z, H, forget_bias=cfg.forget_bias)
         self.out_h = nn.Linear(H, E)
-        self.out_z = nn.Linear(Z, E) if with_context else None
+        self.out_z = nn.Linear(Z, E) if Z else None
         self.drop = nn.Dropout(cfg.dropout)
         self.output = nn.Linear(E, vocab_size)
         self.register_buffer("never", torch.tensor([PAD, START]), persistent=False)
@@ -201,12 +200,13 @@ class CaptionModel(nn.Module):
             )
         feats, local = self.encoder(images)  # (B, L, D) each
         keys = self.attention.project(local) if self.attention is not None else feats
-        summary = self.summary(feats)
+        B = feats.size(0)
+        summary = self.summary(feats) if self.init_h is not None or self.every else None
         if self.init_h is None:  # the image enters through the attention's context alone
-            h = c = feats.new_zeros(feats.size(0), self.cfg.hidden_size)
+            h = c = feats.new_zeros(B, self.cfg.hidden_size)
         else:
             h, c = torch.tanh(self.init_h(summary)), torch.tanh(self.init_c(summary))
-        image = summary if self.every else summary[:, :0]
+        image = summary if self.every else feats.new_zeros(B, 0)
         return State(h, c, feats, keys, image)
 
     def summary(self, feats: Tensor) -> Tensor:
