@@ -169,7 +169,7 @@ def test_dilated_encoder_scores_local_features_and_reads_wide_ones():
 def test_image_input_every_feeds_the_summary_at_every_step(attention):
     """image_input every: the image summary (the 4x4 grid of D features, flattened) is part
     of z_t at every step, after the attention's context; with the first state made blind to
-    the image, the second word's scores still depend on it (with "first", never)."""
+    the image, the first word's scores still depend on it (with "first", never)."""
     auto = {"none": "every", "soft": "first", "hard": "first"}[attention]
     assert Config(dataset="scenes", attention=attention).image_input == auto  # saved resolved
     x, y = batch()
