@@ -258,7 +258,9 @@ def test_errors_say_what_was_expected(fitted):
             call()
     with pytest.raises(TypeError, match="expected an array .* got dict"):
         clf.predict({"x": x})
-    with pytest.raises(ConfigError, match="hidden.size: expected an int >= 1, got 0"):
+    with pytest.raises(
+        ConfigError, match=r"hidden.size: expected an int >= 1, or -1 \(auto\), got 0"
+    ):
         Classifier(hidden_size=0)
     with pytest.raises(ConfigError, match="unknown config key.*no_such_option"):
         Classifier(no_such_option=1)

@@ -15,6 +15,7 @@ from rnnkit.cli import main
 from rnnkit.data.ucr import from_arrays
 from rnnkit.tasks import classify
 from rnnkit.tasks.classify import LSTMFCN, Config, MaskedBatchNorm1d, build_model
+from rnnkit.tasks.classify.config import resolve_model
 from rnnkit.tasks.classify.data import resolve, resolve_validation
 from rnnkit.tasks.classify.swa import WeightAverage
 from rnnkit.train.checkpoint import load_checkpoint
@@ -335,24 +336,31 @@ def test_epochs_set_the_step_budget(tmp_path, capsys):
 @pytest.mark.parametrize(
     "per_step, fit_size, given, expected",
     [
-        # auto: LSTM-FCN (dropout 0.8) for a label per sequence, 1000 steps at the least
-        (False, 45, {}, ("lstm_fcn", 0.8, 1000)),
+        # auto: LSTM-FCN (8 cells, dropout 0.8) for a label per sequence, 1000 steps at the least
+        (False, 45, {}, ("lstm_fcn", 8, 0.8, 1000)),
         # ... or 10 epochs where that is more (6000 / 16 = 375 batches an epoch), at most 20000
-        (False, 6000, {}, ("lstm_fcn", 0.8, 3750)),
-        (False, 60000, {}, ("lstm_fcn", 0.8, 20000)),
-        # the recurrent tagger (dropout 0.1) for a label per step
-        (True, 45, {}, ("rnn", 0.1, 1000)),
+        (False, 6000, {}, ("lstm_fcn", 8, 0.8, 3750)),
+        (False, 60000, {}, ("lstm_fcn", 8, 0.8, 20000)),
+        # the recurrent tagger (128 units, dropout 0.1) for a label per step
+        (True, 45, {}, ("rnn", 128, 0.1, 1000)),
         # what is given stays
-        (False, 45, {"model": "rnn", "max_steps": 7}, ("rnn", 0.1, 7)),
-        (False, 45, {"dropout": 0.0, "epochs": 2}, ("lstm_fcn", 0.0, 6)),
+        (False, 45, {"model": "rnn", "max_steps": 7}, ("rnn", 128, 0.1, 7)),
+        (False, 45, {"dropout": 0.0, "epochs": 2}, ("lstm_fcn", 8, 0.0, 6)),
+        (False, 45, {"hidden_size": 64}, ("lstm_fcn", 64, 0.8, 1000)),
+        (True, 45, {"hidden_size": 8}, ("rnn", 8, 0.1, 1000)),
     ],
 )
 def test_auto_defaults_resolve_from_the_data(per_step, fit_size, given, expected):
     data = tagging_data(4, seed=0) if per_step else memory_data(4, seed=0)
     train_set = from_arrays(data["x"], data["y"], data["lengths"])
     cfg = resolve(Config(**given), train_set, fit_size)
-    assert (cfg.model, cfg.dropout, cfg.max_steps) == expected
+    assert (cfg.model, cfg.hidden_size, cfg.dropout, cfg.max_steps) == expected
     assert cfg.head == ("step" if per_step else "sequence") and cfg.batch_size == 16
+
+
+def test_auto_hidden_size_of_image_models_is_128():
+    assert resolve_model(Config(), images=True).hidden_size == 128
+    assert resolve_model(Config(model="cnn")).hidden_size == 128
 
 
 @pytest.mark.parametrize(
@@ -370,6 +378,8 @@ def test_auto_is_refused_where_it_means_nothing(capsys):
     assert code == 2 and "--max-steps: expected an int >= 0, got -1" in err
     code, _, err = cli(capsys, "classify", "train", "--dataset", "GunPoint", "--dropout", -0.5)
     assert code == 2 and "--dropout: expected a number in [0, 1), or -1 (auto), got -0.5" in err
+    code, _, err = cli(capsys, "classify", "train", "--dataset", "GunPoint", "--hidden-size", 0)
+    assert code == 2 and "--hidden-size: expected an int >= 1, or -1 (auto), got 0" in err
 
 
 def test_val_data_picks_the_checkpoint(tmp_path, capsys):

@@ -16,6 +16,10 @@ AUTO_STEPS = (1000, 10, 20000)
 # val_fraction -1 (auto): this fraction, where it holds at least this many sequences (else 0:
 # a handful of sequences would pick the checkpoint by chance, the untrained one included)
 AUTO_VAL = (0.1, 50)
+# hidden_size -1 (auto): LSTM-FCN's LSTM cells (the paper's smallest candidate; with 128, the
+# branch, a dense layer over the whole series where the series has one feature, overfit small
+# training sets: benchmarks/classify.py --defaults-cv), and every other model's units
+AUTO_HIDDEN = (8, 128)
 # swa -1 (auto): with LSTM-FCN, the weights of this last part of the steps averaged
 AUTO_SWA = 0.25
 FIXED_ON_RESUME = (
@@ -34,11 +38,11 @@ class Config(TrainConfig):
     or FashionMNIST read row by row) or ``--data PATH`` (.ts, long CSV, .npz/.npy) with
     ``--test-data PATH`` or a held-out ``--test-fraction`` of it. The defaults (``auto``,
     resolved from the data when training starts and saved resolved) train LSTM-FCN (Karim et
-    al. 2018, dropout 0.8 on its LSTM branch) for a label per sequence, a 1-layer LSTM tagger
-    of 128 units for a label per step, in batches of 16 for 1000 steps or 10 epochs where that
-    is more (at most 20000); LSTM-FCN's best.safetensors holds the average of its weights over
-    the last quarter of the steps (``swa``); ``benchmarks/classify.py --protocol defaults``
-    measures them.
+    al. 2018, 8 LSTM cells, dropout 0.8 on its LSTM branch) for a label per sequence, a 1-layer
+    LSTM tagger of 128 units for a label per step, in batches of 16 for 1000 steps or 10 epochs
+    where that is more (at most 20000); LSTM-FCN's best.safetensors holds the average of its
+    weights over the last quarter of the steps (``swa``); ``benchmarks/classify.py --protocol
+    defaults`` measures them.
 
     Images (``--dataset FashionMNIST-R`` and the other distorted sets, ``--data DIR`` of IDX
     files) are sequences of H rows of W pixels; ``--model cnn | st-cnn | st-lstm`` read them as
@@ -76,7 +80,11 @@ class Config(TrainConfig):
         "rnn for labels per step)",
     )
     cell: Literal["lstm", "gru", "rnn"] = option("lstm", "recurrent layer")
-    hidden_size: int = option(128, "units per recurrent layer (images: of the CNN's dense layer)")
+    hidden_size: int = option(
+        -1,
+        "units per recurrent layer (images: of the CNN's dense layer; -1 = auto: "
+        f"{AUTO_HIDDEN[0]} with LSTM-FCN, else {AUTO_HIDDEN[1]})",
+    )
     num_layers: int = option(1, "recurrent layers")
     bidirectional: bool = option(False, "read each sequence in both directions")
     pooling: Literal["last", "mean", "attention"] = option(
@@ -124,8 +132,12 @@ class Config(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("hidden_size", "num_layers", "batch_size", "channels"):
+        for name in ("num_layers", "batch_size", "channels"):
             require(getattr(self, name) >= 1, name, "an int >= 1", getattr(self, name))
+        require(
+            self.hidden_size >= 1 or self.hidden_size == -1,
+            "hidden_size", "an int >= 1, or -1 (auto)", self.hidden_size,
+        )  # fmt: skip
         require(self.epochs >= 0, "epochs", "an int >= 0", self.epochs)
         require(self.tps_grid >= 2, "tps_grid", "an int >= 2", self.tps_grid)
         require(
@@ -155,13 +167,17 @@ class Config(TrainConfig):
 
 
 def resolve_model(cfg: Config, images: bool = False) -> Config:
-    """``cfg`` with ``model``, ``dropout`` and ``swa`` "auto" fixed: ST-CNN (dropout 0.1) for
-    ``images``, else LSTM-FCN (dropout 0.8, the paper's; the last ``AUTO_SWA`` of the steps
-    averaged) for a label per sequence, the recurrent tagger (dropout 0.1) for a label per step
-    (``head`` "step"); no weight averaging but with LSTM-FCN."""
+    """``cfg`` with ``model``, ``dropout``, ``swa`` and ``hidden_size`` "auto" fixed: ST-CNN
+    (dropout 0.1) for ``images``, else LSTM-FCN (dropout 0.8, the paper's; ``AUTO_HIDDEN[0]``
+    LSTM cells; the last ``AUTO_SWA`` of the steps averaged) for a label per sequence, the
+    recurrent tagger (dropout 0.1) for a label per step (``head`` "step"); no weight averaging
+    but with LSTM-FCN, ``AUTO_HIDDEN[1]`` units but in LSTM-FCN."""
     model = cfg.model
     if model == "auto":
         model = "st-cnn" if images else "rnn" if cfg.head == "step" else "lstm_fcn"
     dropout = cfg.dropout if cfg.dropout != -1 else 0.8 if model == "lstm_fcn" else 0.1
     swa = cfg.swa if cfg.swa != -1 else AUTO_SWA if model == "lstm_fcn" else 0.0
-    return dataclasses.replace(cfg, model=model, dropout=dropout, swa=swa)
+    hidden = cfg.hidden_size
+    if hidden == -1:
+        hidden = AUTO_HIDDEN[0] if model == "lstm_fcn" else AUTO_HIDDEN[1]
+    return dataclasses.replace(cfg, model=model, dropout=dropout, swa=swa, hidden_size=hidden)
