@@ -131,7 +131,7 @@ FIXED = {
 }  # fmt: skip
 # --protocol defaults --defaults-cv: what the defaults were chosen among (flags over them)
 DEFAULT_CANDIDATES = {
-    "the defaults (8 cells, AdamW 2e-3, cosine, batch 16, SWA)": [],
+    "the defaults (8 cells, AdamW 2e-3, cosine, SWA)": [],
     "  128 LSTM cells (the default before)": ["--hidden-size", "128"],
     "  no weight averaging (--swa 0)": ["--swa", "0"],
     "  lr 5e-3": ["--lr", "5e-3"],
