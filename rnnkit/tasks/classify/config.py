@@ -16,9 +16,10 @@ AUTO_STEPS = (1000, 10, 20000)
 # val_fraction -1 (auto): this fraction, where it holds at least this many sequences (else 0:
 # a handful of sequences would pick the checkpoint by chance, the untrained one included)
 AUTO_VAL = (0.1, 50)
-# hidden_size -1 (auto): LSTM-FCN's LSTM cells (the paper's smallest candidate; with 128, the
-# branch, a dense layer over the whole series where the series has one feature, overfit small
-# training sets: benchmarks/classify.py --defaults-cv), and every other model's units
+# hidden_size -1 (auto): LSTM-FCN's LSTM cells (the paper's smallest candidate: where a series
+# has one feature, the branch is a dense layer over all its values, and with 128 cells it
+# overfit small training sets; benchmarks/classify.py --defaults-cv --inverted-folds), and
+# every other model's units
 AUTO_HIDDEN = (8, 128)
 # swa -1 (auto): with LSTM-FCN, the weights of this last part of the steps averaged
 AUTO_SWA = 0.25
@@ -171,7 +172,7 @@ def resolve_model(cfg: Config, images: bool = False) -> Config:
     (dropout 0.1) for ``images``, else LSTM-FCN (dropout 0.8, the paper's; ``AUTO_HIDDEN[0]``
     LSTM cells; the last ``AUTO_SWA`` of the steps averaged) for a label per sequence, the
     recurrent tagger (dropout 0.1) for a label per step (``head`` "step"); no weight averaging
-    but with LSTM-FCN, ``AUTO_HIDDEN[1]`` units but in LSTM-FCN."""
+    and ``AUTO_HIDDEN[1]`` units in the models other than LSTM-FCN."""
     model = cfg.model
     if model == "auto":
         model = "st-cnn" if images else "rnn" if cfg.head == "step" else "lstm_fcn"
