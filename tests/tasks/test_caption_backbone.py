@@ -108,9 +108,9 @@ def test_freeze_keeps_the_backbone_unchanged_by_a_step():
     assert not torch.equal(m.output.weight, output)  # the decoder did learn
 
 
-def test_config_refuses_weights_without_resnet_and_freeze_without_weights():
-    with pytest.raises(ConfigError, match="go with --encoder resnet18"):
-        Config(dataset="scenes", encoder_weights="x.pth")
+def test_config_refuses_weights_without_a_cnn_and_freeze_without_weights():
+    with pytest.raises(ConfigError, match="goes with a CNN, not with --encoder features"):
+        Config(data="c.json", encoder="features", features="f.npz", encoder_weights="x.pth")
     with pytest.raises(ConfigError, match="needs --encoder-weights"):
         Config(dataset="scenes", encoder="resnet50", freeze_encoder=True)
 

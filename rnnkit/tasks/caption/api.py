@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from safetensors.torch import save
 
 from rnnkit.data.images import ImageDataError
 from rnnkit.data.text import progress_bar
@@ -33,9 +34,11 @@ from rnnkit.tasks.caption.data import (
     read_image,
 )
 from rnnkit.tasks.caption.model import CaptionModel
-from rnnkit.tasks.caption.scenes import noun_classes
+from rnnkit.tasks.caption.pretrain import pretrain_encoder
+from rnnkit.tasks.caption.scenes import noun_classes, scene_items
 from rnnkit.train.checkpoint import (
     CheckpointError,
+    atomic_write_bytes,
     load_checkpoint,
     load_weights,
     require_meta,
@@ -242,6 +245,27 @@ def mean_loss(model: CaptionModel, data: CaptionSet, encoded: list) -> float:
     return total / count
 
 
+def pretrain(model: CaptionModel, cfg: Config, out: Path, verbose: bool) -> dict[str, float]:
+    """``--pretrain-steps``: the encoder trained to name scenes' training items first
+    (``pretrain.py``), its weights kept as ``out``/encoder.safetensors; returns its scores."""
+    items, labels, _, source = scene_items(cfg.scenes_folder, "train")
+    if verbose:
+        print(f"caption: pretraining the encoder for {cfg.pretrain_steps} steps on "
+              f"{len(items)} single {source} items", flush=True)  # fmt: skip
+    device = resolve_device(cfg.device)
+    encoder = model.encoder.to(device)
+    scores = pretrain_encoder(encoder, items, labels, cfg.canvas, cfg.pretrain_steps,
+                              cfg.seed, device, cfg.progress and verbose)  # fmt: skip
+    model.encoder.cpu()
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
+    atomic_write_bytes(out / "encoder.safetensors", save(state))
+    if verbose:
+        print(f"caption: pretrained: accuracy {scores['pretrain_accuracy']:.3f} on the last "
+              f"training batches, {scores['pretrain_seconds']:.0f} s", flush=True)  # fmt: skip
+    return scores
+
+
 def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None = None,
               verbose: bool = True) -> tuple[Trainer, dict | None]:  # fmt: skip
     """Train ``cfg`` on ``splits`` into the run directory ``out``; then (unless interrupted)
@@ -258,6 +282,9 @@ def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None 
     model = CaptionModel(cfg, len(vocab), in_channels)
     if cfg.encoder_weights and resume_from is None:  # a resumed run has them in its checkpoint
         model.encoder.load_weights(cfg.encoder_weights)
+    pretrained = {}
+    if cfg.pretrain_steps and resume_from is None:
+        pretrained = pretrain(model, cfg, out, verbose)
     batches = CaptionBatches(splits.train, fit, cfg.batch_size, cfg.seed)
     engine = TorchEngine(model, cfg, batches, lambda m: mean_loss(m, splits.valid, valid))
     meta = {
@@ -278,6 +305,8 @@ def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None 
             flush=True,
         )
     summary = trainer.fit()
+    if pretrained:
+        trainer.add_results(**pretrained)
     if summary["stop_reason"] == "interrupted":
         return trainer, None
     best = load_model(out, cfg.device)

@@ -133,6 +133,15 @@ def load_backbone(backbone: ResNet, weights: str, arch: str) -> None:
     ``backbone`` (fc.* ignored, a leading ``module.`` stripped); ``DEFAULT``: torchvision's."""
     path = default_weights(arch) if weights == "DEFAULT" else Path(weights)
     fix = f"pass a state_dict of torchvision's {arch} (torchvision.models.{arch}().state_dict())"
+    load_state(backbone, path, f"a {arch}", fix, ignore="fc.")
+
+
+def load_state(module: nn.Module, path: str | Path, what: str, fix: str, ignore: str = "") -> None:
+    """Load the state_dict FILE ``path`` (.safetensors, or .pth/.pt read with weights_only)
+    into ``module``, keys starting with ``ignore`` (when given) and a leading ``module.``
+    aside; anything missing, extra or of another shape is one ConfigError that names ``what``
+    the file should hold and ``fix``."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--encoder-weights {path}: no such file; {fix}")
     try:
@@ -140,8 +149,8 @@ def load_backbone(backbone: ResNet, weights: str, arch: str) -> None:
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise ConfigError(f"--encoder-weights {path}: unreadable ({e}); {fix}") from None
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    ours = backbone.state_dict()
+    state = {k: v for k, v in state.items() if not (ignore and k.startswith(ignore))}
+    ours = module.state_dict()
     missing = sorted(k for k in set(ours) - set(state) if not k.endswith("num_batches_tracked"))
     extra = sorted(set(state) - set(ours))
     shapes = sorted(
@@ -149,12 +158,12 @@ def load_backbone(backbone: ResNet, weights: str, arch: str) -> None:
     )
     if missing or extra or shapes:
         parts = [
-            f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
-            for what, keys in (("missing", missing), ("unexpected", extra), ("shape of", shapes))
+            f"{kind} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''} ({len(keys)})"
+            for kind, keys in (("missing", missing), ("unexpected", extra), ("shape of", shapes))
             if keys
         ]
-        raise ConfigError(f"--encoder-weights {path}: not a {arch}: {'; '.join(parts)}; {fix}")
-    backbone.load_state_dict(state, strict=False)  # all but num_batches_tracked checked above
+        raise ConfigError(f"--encoder-weights {path}: not {what}: {'; '.join(parts)}; {fix}")
+    module.load_state_dict(state, strict=False)  # all but num_batches_tracked checked above
 
 
 class ResNetEncoder(nn.Module):

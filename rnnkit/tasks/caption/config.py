@@ -19,7 +19,7 @@ FIXED_ON_RESUME = (
     "dataset", "data", "images", "scenes_folder", "scenes", "canvas", "image_size", "min_count",
     "valid_fraction", "test_fraction", "channels", "embedding_size", "hidden_size",
     "attention_size", "attention", "batch_size", "reinforce_cost", "init_state", "encoder",
-    "encoder_weights", "features", "image_input",
+    "encoder_weights", "features", "image_input", "pretrain_steps",
 )  # fmt: skip
 
 
@@ -76,9 +76,17 @@ class Config(TrainConfig):
     )
     encoder_weights: str = option(
         "",
-        "resnet: initial weights, a torchvision state_dict FILE (.pth/.pt/.safetensors) or "
-        "DEFAULT (torchvision's, where torch.hub has them cached); inputs then normalised "
-        "with ImageNet's mean and std (empty: trained from scratch)",
+        "initial weights of the CNN: resnet, a torchvision state_dict FILE (.pth/.pt/"
+        ".safetensors) or DEFAULT (torchvision's, where torch.hub has them cached; inputs then "
+        "normalised with ImageNet's mean and std); pool, dilated: the encoder.safetensors of an "
+        "earlier run with the same --encoder and --channels (empty: trained from scratch)",
+    )
+    pretrain_steps: int = option(
+        0,
+        "scenes, --encoder pool|dilated: before captioning, train the CNN this many steps to "
+        "name single training items placed at random on the canvas (as the paper's encoder was "
+        "trained on ImageNet classification first; kept as encoder.safetensors); 0: the "
+        "captions alone train it",
     )
     freeze_encoder: bool = option(
         False, "resnet: do not train the backbone (its batch norms stay in eval mode)"
@@ -125,7 +133,7 @@ class Config(TrainConfig):
     SAVED_BEFORE: ClassVar[dict[str, Any]] = {
         "init_state": "mean", "sharpness": 0.0, "encoder": "pool", "encoder_weights": "",
         "freeze_encoder": False, "features": "",
-        "image_input": "first",
+        "image_input": "first", "pretrain_steps": 0,
     }  # fmt: skip
 
     @property
@@ -158,9 +166,29 @@ class Config(TrainConfig):
                 "--init-state zero needs --attention soft or hard (without attention the image "
                 "enters through the first state alone)"
             )
-        if not self.encoder.startswith("resnet") and (self.encoder_weights or self.freeze_encoder):
+        resnet = self.encoder.startswith("resnet")
+        if self.encoder == "features" and self.encoder_weights:
+            raise ConfigError("--encoder-weights goes with a CNN, not with --encoder features")
+        if self.encoder_weights == "DEFAULT" and not resnet:
             raise ConfigError(
-                "--encoder-weights and --freeze-encoder go with --encoder resnet18 or resnet50"
+                "--encoder-weights DEFAULT (torchvision's) goes with --encoder resnet18 or "
+                "resnet50; pool and dilated take the encoder.safetensors FILE of an earlier run"
+            )
+        if self.freeze_encoder and not resnet:
+            raise ConfigError("--freeze-encoder goes with --encoder resnet18 or resnet50")
+        require(self.pretrain_steps >= 0, "pretrain_steps", "an int >= 0", self.pretrain_steps)
+        if self.pretrain_steps and (
+            self.dataset != "scenes" or self.encoder not in ("pool", "dilated")
+        ):
+            raise ConfigError(
+                "--pretrain-steps trains rnnkit's CNN to name scenes' items: it goes with "
+                "--dataset scenes and --encoder pool or dilated (elsewhere: --encoder resnet18 "
+                "--encoder-weights FILE|DEFAULT)"
+            )
+        if self.pretrain_steps and self.encoder_weights:
+            raise ConfigError(
+                "--pretrain-steps and --encoder-weights both set the CNN's first weights: "
+                "pass one of them"
             )
         if self.freeze_encoder and not self.encoder_weights:
             raise ConfigError(

@@ -58,7 +58,7 @@ from torch import Tensor, nn
 
 from rnnkit.data.tokens import END, PAD, START
 from rnnkit.nn import Attention, Decoded, LSTMCell, beam_search, greedy, select_batch
-from rnnkit.tasks.caption.backbone import ResNetEncoder
+from rnnkit.tasks.caption.backbone import ResNetEncoder, load_state
 from rnnkit.tasks.caption.config import Config
 
 
@@ -134,6 +134,12 @@ class Encoder(nn.Module):
             layers += [nn.BatchNorm2d(w), nn.ReLU()] + ([nn.MaxPool2d(2)] if k in pools else [])
             c = w
         return nn.Sequential(*layers)
+
+    def load_weights(self, weights: str) -> None:
+        """Start from the state_dict FILE ``weights`` of an encoder like this one (a run's
+        encoder.safetensors, which ``--pretrain-steps`` writes)."""
+        fix = "pass the encoder.safetensors of a run with the same --encoder and --channels"
+        load_state(self, weights, f"rnnkit's {self.kind} encoder of this size", fix)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         local = self.net(images)  # (B, D, g, g)
