@@ -20,7 +20,7 @@ TINY = (
     "--dataset scenes --scenes 48 --scenes-folder /nonexistent/fashion-mnist --channels 16 "
     "--hidden-size 24 --embedding-size 8 --attention-size 8 --batch-size 8 --max-steps 4 "
     "--eval-every 2 --warmup-steps 0 --schedule constant --threads 1 --no-tensorboard --beam 2 "
-    "--init-state mean"
+    "--init-state mean --pretrain-steps 0"
 ).split()  # the paper's first state: this 4-step model writes a noun, so localization is scored
 # (with soft's default, zero, it writes empty captions, and there is no noun to score)
 

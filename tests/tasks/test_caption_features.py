@@ -141,7 +141,8 @@ def test_python_api_trains_on_features_and_refuses_pixels(tmp_path):
 
 def test_predict_of_a_pixel_run_refuses_features(tmp_path, capsys):
     out = tmp_path / "pool"
-    scenes = ["--dataset", "scenes", "--scenes", "8", "--scenes-folder", str(tmp_path / "none")]
+    scenes = ["--dataset", "scenes", "--scenes", "8", "--scenes-folder", str(tmp_path / "none"),
+              "--pretrain-steps", "0"]  # fmt: skip
     assert main(["caption", "train", "--out", str(out), *scenes, *TINY[:-6]]) == 0
     _, features, _ = write_data(tmp_path)
     image = tmp_path / "x.png"

@@ -135,9 +135,10 @@ def test_first_state_of_each_init_state():
 
 def test_a_checkpoint_of_an_older_rnnkit_keeps_its_architecture():
     values = config_to_dict(Config(dataset="scenes"))
-    for name in ("init_state", "sharpness", "encoder", "image_input"):  # not saved by older ones
-        values.pop(name)
+    for name in ("init_state", "sharpness", "encoder", "image_input", "pretrain_steps"):
+        values.pop(name)  # not saved by older ones
     old = saved_config(Config, values)
+    assert old.pretrain_steps == 0 and Config(dataset="scenes").pretrain_steps == 1000
     assert (old.init_state, old.first_state, old.sharpness) == ("mean", "mean", 0.0)
     assert old.image_input == "first" and CaptionModel(old, V, 1).cell.input_size == 64 + 64
     assert old.encoder == "pool" and CaptionModel(old, V, 1).encoder.context is None

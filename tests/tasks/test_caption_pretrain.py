@@ -12,7 +12,7 @@ from cli_helpers import fails
 from safetensors.torch import load_file
 
 from rnnkit.cli import main
-from rnnkit.tasks.caption.config import Config
+from rnnkit.tasks.caption.config import AUTO_PRETRAIN, Config
 from rnnkit.tasks.caption.model import Encoder
 from rnnkit.tasks.caption.pretrain import item_batch, pretrain_encoder
 from rnnkit.tasks.caption.scenes import scene_items
@@ -93,10 +93,16 @@ def test_config_refuses_pretraining_where_it_cannot_run():
         Config(dataset="scenes", encoder="resnet18", pretrain_steps=10)
     with pytest.raises(ConfigError, match="pass one of them"):
         Config(dataset="scenes", pretrain_steps=10, encoder_weights="encoder.safetensors")
-    with pytest.raises(ConfigError, match="--pretrain-steps: expected an int >= 0"):
-        Config(dataset="scenes", pretrain_steps=-1)
     with pytest.raises(ConfigError, match="DEFAULT .* goes with --encoder resnet18"):
         Config(dataset="scenes", encoder_weights="DEFAULT")
     with pytest.raises(ConfigError, match="--freeze-encoder goes with --encoder resnet"):
         Config(dataset="scenes", encoder_weights="e.safetensors", freeze_encoder=True)
     assert Config(dataset="scenes", encoder="dilated", pretrain_steps=10).pretrain_steps == 10
+    # auto (-1, the default): AUTO_PRETRAIN where it can run and no weights are given, else 0
+    assert Config(dataset="scenes").pretrain_steps == AUTO_PRETRAIN == 1000
+    assert Config(dataset="scenes", encoder="dilated").pretrain_steps == AUTO_PRETRAIN
+    assert Config(dataset="scenes", encoder_weights="e.safetensors").pretrain_steps == 0
+    assert Config(dataset="scenes", encoder="resnet18").pretrain_steps == 0
+    assert Config(data="captions.json", images="img").pretrain_steps == 0
+    with pytest.raises(ConfigError, match="or -1 .auto."):
+        Config(dataset="scenes", pretrain_steps=-2)

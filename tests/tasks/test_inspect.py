@@ -237,7 +237,7 @@ def test_caption_run_draws_its_attention_maps(tmp_path, capsys):
     flags = ("--dataset scenes --scenes 24 --scenes-folder /nonexistent/fashion-mnist "
              "--channels 8 --hidden-size 8 --embedding-size 8 --attention-size 8 --batch-size 8 "
              "--max-steps 2 --eval-every 2 --warmup-steps 0 --threads 1 --no-tensorboard "
-             "--beam 1").split()  # fmt: skip
+             "--beam 1 --pretrain-steps 0").split()  # fmt: skip
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["caption", "train", "--out", str(tmp_path / "run"), *flags]) == 0
     out = tmp_path / "o"

@@ -13,6 +13,9 @@ TASK = "caption"
 AUTO_INIT = {"none": "grid", "soft": "zero", "hard": "grid"}
 # image_input "auto" of each attention, chosen there too: with the image summary at every step
 # the attention goes unused (localisation at chance), without it none writes poor captions
+# pretrain_steps -1 (auto) on scenes with pool or dilated: chosen on scenes' validation split
+# (every attention captioned better, soft localised at every seed; benchmarks/caption.py)
+AUTO_PRETRAIN = 1000
 AUTO_IMAGE_INPUT = {"none": "every", "soft": "first", "hard": "first"}
 # what shapes the model or the data: a resumed run cannot change it
 FIXED_ON_RESUME = (
@@ -82,11 +85,12 @@ class Config(TrainConfig):
         "earlier run with the same --encoder and --channels (empty: trained from scratch)",
     )
     pretrain_steps: int = option(
-        0,
+        -1,
         "scenes, --encoder pool|dilated: before captioning, train the CNN this many steps to "
         "name single training items placed at random on the canvas (as the paper's encoder was "
         "trained on ImageNet classification first; kept as encoder.safetensors); 0: the "
-        "captions alone train it",
+        f"captions alone train it; -1 (auto): {AUTO_PRETRAIN} on scenes without "
+        "--encoder-weights, else 0",
     )
     freeze_encoder: bool = option(
         False, "resnet: do not train the backbone (its batch norms stay in eval mode)"
@@ -176,7 +180,11 @@ class Config(TrainConfig):
             )
         if self.freeze_encoder and not resnet:
             raise ConfigError("--freeze-encoder goes with --encoder resnet18 or resnet50")
-        require(self.pretrain_steps >= 0, "pretrain_steps", "an int >= 0", self.pretrain_steps)
+        if self.pretrain_steps == -1:  # saved resolved, as init_state
+            pretrainable = self.dataset == "scenes" and self.encoder in ("pool", "dilated")
+            self.pretrain_steps = AUTO_PRETRAIN if pretrainable and not self.encoder_weights else 0
+        require(self.pretrain_steps >= 0, "pretrain_steps", "an int >= 0 or -1 (auto)",
+                self.pretrain_steps)  # fmt: skip
         if self.pretrain_steps and (
             self.dataset != "scenes" or self.encoder not in ("pool", "dilated")
         ):
