@@ -2,7 +2,9 @@
 train | predict | eval`` and ``Captioner``.
 
 ``config.py`` (its Config), ``scenes.py`` (the generated scenes), ``data.py`` (splits,
-vocabulary, batches), ``model.py`` (``CaptionModel``), ``api.py`` (``Captioner``: fit,
+vocabulary, batches), ``model.py`` (``CaptionModel``), ``pretrain.py`` (the encoder taught
+to name items first, ``--pretrain-steps``), ``backbone.py`` (torchvision's ResNet in plain
+torch), ``features.py`` (precomputed annotations), ``api.py`` (``Captioner``: fit,
 caption, evaluate, load; ``train_run``, ``load_model``, ``evaluate_model``), ``cli.py``.
 """
 
