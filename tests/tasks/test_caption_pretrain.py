@@ -95,8 +95,11 @@ def test_config_refuses_pretraining_where_it_cannot_run():
         Config(dataset="scenes", pretrain_steps=10, encoder_weights="encoder.safetensors")
     with pytest.raises(ConfigError, match="DEFAULT .* goes with --encoder resnet18"):
         Config(dataset="scenes", encoder_weights="DEFAULT")
-    with pytest.raises(ConfigError, match="--freeze-encoder goes with --encoder resnet"):
-        Config(dataset="scenes", encoder_weights="e.safetensors", freeze_encoder=True)
+    with pytest.raises(ConfigError, match="--freeze-encoder goes with a CNN"):
+        Config(data="c.json", encoder="features", features="f.npz", freeze_encoder=True)
+    with pytest.raises(ConfigError, match="--freeze-encoder needs .* or --pretrain-steps N"):
+        Config(dataset="scenes", pretrain_steps=0, freeze_encoder=True)
+    assert Config(dataset="scenes", freeze_encoder=True).pretrain_steps == AUTO_PRETRAIN
     assert Config(dataset="scenes", encoder="dilated", pretrain_steps=10).pretrain_steps == 10
     # auto (-1, the default): AUTO_PRETRAIN where it can run and no weights are given, else 0
     assert Config(dataset="scenes").pretrain_steps == AUTO_PRETRAIN == 1000
@@ -106,3 +109,18 @@ def test_config_refuses_pretraining_where_it_cannot_run():
     assert Config(data="captions.json", images="img").pretrain_steps == 0
     with pytest.raises(ConfigError, match="or -1 .auto."):
         Config(dataset="scenes", pretrain_steps=-2)
+
+
+def test_a_frozen_encoder_keeps_its_pretrained_weights_and_statistics(tmp_path):
+    out = tmp_path / "frozen"
+    argv = ["caption", "train", *TINY, "--encoder", "dilated", "--out", str(out)]
+    assert main([*argv, "--pretrain-steps", "3", "--freeze-encoder", "--max-steps", "3"]) == 0
+    pretrained = load_file(str(out / "encoder.safetensors"))
+    trained = load_file(str(out / "last.safetensors"))
+    encoder = {k.removeprefix("model.encoder."): v for k, v in trained.items()
+               if k.startswith("model.encoder.")}  # fmt: skip
+    assert set(encoder) == set(pretrained)  # weights and batch-norm statistics alike
+    assert all(torch.equal(encoder[k], v) for k, v in pretrained.items())
+    model = Encoder(1, 16, "dilated").freeze().train()
+    assert model.training and not any(m.training for m in model.modules() if m is not model)
+    assert not any(p.requires_grad for p in model.parameters())

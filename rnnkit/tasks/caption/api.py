@@ -33,7 +33,7 @@ from rnnkit.tasks.caption.data import (
     load_splits,
     read_image,
 )
-from rnnkit.tasks.caption.model import CaptionModel
+from rnnkit.tasks.caption.model import CaptionModel, Encoder
 from rnnkit.tasks.caption.pretrain import pretrain_encoder
 from rnnkit.tasks.caption.scenes import noun_classes, scene_items
 from rnnkit.train.checkpoint import (
@@ -285,6 +285,8 @@ def train_run(cfg: Config, splits: Splits, out: Path, resume_from: tuple | None 
     pretrained = {}
     if cfg.pretrain_steps and resume_from is None:
         pretrained = pretrain(model, cfg, out, verbose)
+    if cfg.freeze_encoder and isinstance(model.encoder, Encoder):  # a ResNet freezes itself
+        model.encoder.freeze()
     batches = CaptionBatches(splits.train, fit, cfg.batch_size, cfg.seed)
     engine = TorchEngine(model, cfg, batches, lambda m: mean_loss(m, splits.valid, valid))
     meta = {

@@ -93,7 +93,9 @@ class Config(TrainConfig):
         "--encoder-weights, else 0",
     )
     freeze_encoder: bool = option(
-        False, "resnet: do not train the backbone (its batch norms stay in eval mode)"
+        False,
+        "do not train the CNN past its loaded or pretrained weights (its batch norms stay in "
+        "eval mode)",
     )
     channels: int = option(64, "channels of the CNN's last stage (the annotation size D)")
     forget_bias: float | None = option(
@@ -178,8 +180,8 @@ class Config(TrainConfig):
                 "--encoder-weights DEFAULT (torchvision's) goes with --encoder resnet18 or "
                 "resnet50; pool and dilated take the encoder.safetensors FILE of an earlier run"
             )
-        if self.freeze_encoder and not resnet:
-            raise ConfigError("--freeze-encoder goes with --encoder resnet18 or resnet50")
+        if self.freeze_encoder and self.encoder == "features":
+            raise ConfigError("--freeze-encoder goes with a CNN, not with --encoder features")
         if self.pretrain_steps == -1:  # saved resolved, as init_state
             pretrainable = self.dataset == "scenes" and self.encoder in ("pool", "dilated")
             self.pretrain_steps = AUTO_PRETRAIN if pretrainable and not self.encoder_weights else 0
@@ -198,10 +200,10 @@ class Config(TrainConfig):
                 "--pretrain-steps and --encoder-weights both set the CNN's first weights: "
                 "pass one of them"
             )
-        if self.freeze_encoder and not self.encoder_weights:
+        if self.freeze_encoder and not (self.encoder_weights or self.pretrain_steps):
             raise ConfigError(
-                "--freeze-encoder needs --encoder-weights FILE|DEFAULT (a frozen random "
-                "backbone would never learn)"
+                "--freeze-encoder needs --encoder-weights FILE|DEFAULT or --pretrain-steps N (a "
+                "frozen random CNN would never learn)"
             )
         if (self.encoder == "features") != bool(self.features):
             raise ConfigError("--features FILE and --encoder features go together")

@@ -137,6 +137,20 @@ class Encoder(nn.Module):
             c = w
         return nn.Sequential(*layers)
 
+    frozen = False
+
+    def freeze(self) -> Encoder:
+        """Train it no more: its parameters need no gradient and its batch norms stay in eval
+        mode (``--freeze-encoder``, after its weights are loaded or pretrained)."""
+        self.frozen = True
+        self.requires_grad_(False)
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> Encoder:
+        super().train(mode and not self.frozen)
+        self.training = mode
+        return self
+
     def load_weights(self, weights: str) -> None:
         """Start from the state_dict FILE ``weights`` of an encoder like this one (a run's
         encoder.safetensors, which ``--pretrain-steps`` writes)."""
