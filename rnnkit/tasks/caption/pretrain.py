@@ -59,7 +59,9 @@ def pretrain_encoder(encoder: nn.Module, items: np.ndarray, labels: np.ndarray, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        probe = encoder(torch.zeros(1, 1, canvas, canvas, device=device))
+        encoder.eval()  # the probe for the feature sizes leaves the batch-norm statistics be
+        with torch.no_grad():
+            probe = encoder(torch.zeros(1, 1, canvas, canvas, device=device))
         heads = nn.ModuleList(nn.Linear(p.size(-1), classes) for p in probe).to(device)
         if probe[0] is probe[1]:  # pool: the annotations are the local features
             heads = heads[:1]
