@@ -51,7 +51,11 @@ def test_pretraining_learns_the_items_and_leaves_the_callers_rng_alone(kind):
     chance = 1 / (labels.max() + 1)
     assert scores["pretrain_accuracy"] > 2 * chance, scores
     assert any(not torch.equal(before[k], v) for k, v in encoder.state_dict().items())
-    one, two = Encoder(1, 16, kind), Encoder(1, 16, kind)  # the same seed, the same weights
+    # the batch norms saw the 50 training batches and nothing else (no probe image)
+    counts = {int(v) for k, v in encoder.state_dict().items() if k.endswith("num_batches_tracked")}
+    assert counts == {50}
+    # the same weights pretrained with the same seed end the same
+    one, two = Encoder(1, 16, kind), Encoder(1, 16, kind)
     two.load_state_dict(one.state_dict())
     for e in (one, two):
         pretrain_encoder(e, items, labels, 32, 3, seed=1, progress=False)
