@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from rnnkit.cli import main
 from rnnkit.tasks.caption.config import AUTO_PRETRAIN, Config
 from rnnkit.tasks.caption.model import Encoder
-from rnnkit.tasks.caption.pretrain import item_batch, pretrain_encoder
+from rnnkit.tasks.caption.pretrain import ITEM, cell_targets, item_batch, pretrain_encoder
 from rnnkit.tasks.caption.scenes import scene_items
 from rnnkit.train.config import ConfigError
 
@@ -26,15 +26,37 @@ TINY = (
 ).split()
 
 
-def test_item_batch_puts_one_whole_item_on_each_canvas():
+def test_item_batch_puts_one_whole_item_on_each_canvas_and_marks_its_box():
     items, labels, _, _ = scene_items(SHAPES, "train")
-    x, y = item_batch(items, labels, 40, np.random.default_rng(0), 6)
-    assert x.shape == (6, 1, 40, 40) and y.shape == (6,) and y.dtype == torch.int64
-    ink = x.flatten(1).sum(1).numpy()
-    # each canvas holds exactly the ink of one item of its label
-    assert all(
-        np.isclose(items[labels == k].sum((1, 2)), s).any() for k, s in zip(y, ink, strict=True)
-    )
+    x, where = item_batch(items, labels, 40, np.random.default_rng(0), 6)
+    assert x.shape == (6, 1, 40, 40) and where.shape == (6, 40, 40) and where.dtype == torch.int64
+    for image, marks in zip(x[:, 0].numpy(), where.numpy(), strict=True):
+        inside = marks >= 0
+        assert inside.sum() == ITEM * ITEM  # one 28x28 box
+        rows, cols = np.nonzero(inside)
+        assert np.ptp(rows) == np.ptp(cols) == ITEM - 1
+        (label,) = set(marks[inside])
+        # the canvas holds exactly the ink of one item of that label, all of it in the box
+        assert np.isclose(items[labels == label].sum((1, 2)), image.sum()).any()
+        assert image[~inside].sum() == 0
+
+
+def test_item_batch_with_several_items_marks_each_box():
+    items, labels, _, _ = scene_items(SHAPES, "train")
+    x, where = item_batch(items, labels, 64, np.random.default_rng(1), 40, most=3)
+    boxes = (where >= 0).flatten(1).sum(1)
+    assert boxes.min() == ITEM * ITEM and boxes.max() > ITEM * ITEM  # one item, and more
+    assert (x[:, 0][where < 0] == 0).all()  # no ink outside the boxes
+
+
+def test_cell_targets_read_each_cells_centre():
+    where = torch.full((1, 8, 8), -1)
+    where[0, 0:4, 4:8] = 3  # the top right quarter
+    where[0, 6, 2] = 5  # the centre pixel of cell (row 1, column 0) of a 2x2 grid is (6, 2)
+    assert cell_targets(where, 2, background=9).tolist() == [[9, 3, 5, 9]]
+    assert cell_targets(where, 4, background=9)[0].view(4, 4).tolist() == [
+        [9, 9, 3, 3], [9, 9, 3, 3], [9, 9, 9, 9], [9, 9, 9, 9],
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["pool", "dilated"])
@@ -44,16 +66,16 @@ def test_pretraining_learns_the_items_and_leaves_the_callers_rng_alone(kind):
     encoder = Encoder(1, 16, kind)
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
     torch.manual_seed(5)
-    scores = pretrain_encoder(encoder, items, labels, 32, 50, seed=1, progress=False)
+    scores = pretrain_encoder(encoder, items, labels, 48, 300, seed=1, progress=False)
     drawn_after = torch.rand(3)
     torch.manual_seed(5)
     assert torch.equal(drawn_after, torch.rand(3))  # a forked RNG: the caller's stream unchanged
-    chance = 1 / (labels.max() + 1)
+    chance = 1 / (labels.max() + 1)  # naming the item of a cell on one (background: not counted)
     assert scores["pretrain_accuracy"] > 2 * chance, scores
     assert any(not torch.equal(before[k], v) for k, v in encoder.state_dict().items())
-    # the batch norms saw the 50 training batches and nothing else (no probe image)
+    # the batch norms saw the 300 training batches and nothing else (no probe image)
     counts = {int(v) for k, v in encoder.state_dict().items() if k.endswith("num_batches_tracked")}
-    assert counts == {50}
+    assert counts == {300}
     # the same weights pretrained with the same seed end the same
     one, two = Encoder(1, 16, kind), Encoder(1, 16, kind)
     two.load_state_dict(one.state_dict())

@@ -246,12 +246,13 @@ def mean_loss(model: CaptionModel, data: CaptionSet, encoded: list) -> float:
 
 
 def pretrain(model: CaptionModel, cfg: Config, out: Path, verbose: bool) -> dict[str, float]:
-    """``--pretrain-steps``: the encoder trained to name scenes' training items first
-    (``pretrain.py``), its weights kept as ``out``/encoder.safetensors; returns its scores."""
+    """``--pretrain-steps``: the encoder trained first to name the scenes' training item under
+    each grid cell (``pretrain.py``), its weights kept as ``out``/encoder.safetensors; returns
+    its scores."""
     items, labels, _, source = scene_items(cfg.scenes_folder, "train")
     if verbose:
-        print(f"caption: pretraining the encoder for {cfg.pretrain_steps} steps on "
-              f"{len(items)} single {source} items", flush=True)  # fmt: skip
+        print(f"caption: pretraining the encoder for {cfg.pretrain_steps} steps to name the "
+              f"item under each cell ({len(items)} {source} items)", flush=True)  # fmt: skip
     device = resolve_device(cfg.device)
     encoder = model.encoder.to(device)
     scores = pretrain_encoder(encoder, items, labels, cfg.canvas, cfg.pretrain_steps,
@@ -261,8 +262,9 @@ def pretrain(model: CaptionModel, cfg: Config, out: Path, verbose: bool) -> dict
     state = {k: v.detach().cpu().contiguous() for k, v in model.encoder.state_dict().items()}
     atomic_write_bytes(out / "encoder.safetensors", save(state))
     if verbose:
-        print(f"caption: pretrained: accuracy {scores['pretrain_accuracy']:.3f} on the last "
-              f"training batches, {scores['pretrain_seconds']:.0f} s", flush=True)  # fmt: skip
+        print(f"caption: pretrained: accuracy {scores['pretrain_accuracy']:.3f} on the items' "
+              f"cells of the last training batches, {scores['pretrain_seconds']:.0f} s",
+              flush=True)  # fmt: skip
     return scores
 
 

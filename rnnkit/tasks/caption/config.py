@@ -87,8 +87,9 @@ class Config(TrainConfig):
     pretrain_steps: int = option(
         -1,
         "scenes, --encoder pool|dilated: before captioning, train the CNN this many steps to "
-        "name single training items placed at random on the canvas (as the paper's encoder was "
-        "trained on ImageNet classification first; kept as encoder.safetensors); 0: the "
+        "name the item under each grid cell (or the background) of canvases with training "
+        "items at random places (as the paper's encoder was trained on ImageNet "
+        "classification first; kept as encoder.safetensors); 0: the "
         f"captions alone train it; -1 (auto): {AUTO_PRETRAIN} on scenes without "
         "--encoder-weights, else 0",
     )
