@@ -1,5 +1,5 @@
-"""``--pretrain-steps``: the caption encoder trained to name single items before captioning,
-and ``--encoder-weights`` for rnnkit's own CNN."""
+"""``--pretrain-steps``: the caption encoder trained to name the item under each grid cell
+before captioning, and ``--encoder-weights`` for rnnkit's own CNN."""
 
 from __future__ import annotations
 

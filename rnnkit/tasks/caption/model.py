@@ -11,8 +11,8 @@ vectors a_i (L locations of D features), an LSTM writes the caption word by word
   of 512 or 2048 features), from scratch or from a torchvision state_dict
   (``encoder_weights``), optionally frozen (``freeze_encoder``); ``features``, no CNN: the
   annotations (D, G, G) of each image computed elsewhere (``features.py``, ``Flatten``).
-  ``pool`` and ``dilated`` can start from an encoder taught to name single items first
-  (``pretrain_steps``, ``pretrain.py``) or from another run's (``encoder_weights``).
+  ``pool`` and ``dilated`` can start from an encoder taught to name the item under each grid
+  cell first (``pretrain_steps``, ``pretrain.py``) or from another run's (``encoder_weights``).
 - **Initial state** (``init_state``): h_0 = tanh(W_h mean_i a_i), c_0 = tanh(W_c mean_i a_i)
   (``mean``, the paper's); the same of the annotations average-pooled to a 4x4 grid and
   flattened (``grid``: the first state knows where the items are, as a CNN's fully connected
