@@ -1,6 +1,7 @@
 """rnnkit classify on images: CNN, ST-CNN and ST-LSTM, IDX folders, the distorted sets,
 transforms.png, checkpoints, and bad input."""
 
+import dataclasses
 import gzip
 import json
 import struct
@@ -17,6 +18,7 @@ from rnnkit.data.ucr import SequenceDataError, from_arrays
 from rnnkit.tasks.classify import Classifier, Config, build_model
 from rnnkit.tasks.classify import image_model as image_module
 from rnnkit.tasks.classify.image_model import ImageClassifier, write_transforms
+from rnnkit.train.config import saved_config
 from rnnkit.viz.stn import plot_transforms
 
 TINY = ["--channels", 4, "--hidden-size", 16, "--batch-size", 16, "--warmup-steps", 0]
@@ -93,6 +95,28 @@ def test_an_untrained_transformer_passes_the_image_through(transform):
     cnn.mean.fill_(0.3)
     cnn.std.fill_(0.5)
     torch.testing.assert_close(model(x)[0], cnn(x)[0], atol=1e-5, rtol=0)
+
+
+def test_the_localisation_net_reads_the_input_at_full_or_half_resolution():
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 28, 28)
+    full = image_module.localization_net(28, 28, 16)
+    half = image_module.localization_net(28, 28, 16, "half")
+    assert isinstance(full[0], torch.nn.Conv2d) and full[0].out_channels == 8
+    assert isinstance(half[0], torch.nn.MaxPool2d) and half[1].out_channels == 4
+    assert full(x).shape == half(x).shape == (2, image_module.LOCALIZATION_FEATURES)
+    assert full[-2].in_features == 16 * 7 * 7 and half[-2].in_features == 8 * 4 * 4
+    cfg = Config(model="st-cnn", channels=16, hidden_size=8)
+    assert cfg.localization == "full"
+    model = build_model(dataclasses.replace(cfg, localization="half"), 28, 10, seq_len=28)
+    assert isinstance(model.transformer.localization[0], torch.nn.MaxPool2d)
+
+
+def test_a_run_saved_before_the_option_keeps_the_half_resolution_net():
+    values = dataclasses.asdict(Config(model="st-cnn"))
+    del values["localization"]  # as rnnkit saved it before the option
+    assert saved_config(Config, values).localization == "half"
+    assert saved_config(Config, {**values, "localization": "full"}).localization == "full"
 
 
 def test_images_of_another_size_or_unequal_lengths_are_refused():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from rnnkit.train.config import ConfigError, TrainConfig, option, require
 
@@ -26,7 +26,7 @@ AUTO_SWA = 0.25
 FIXED_ON_RESUME = (
     "dataset", "data", "test_data", "test_fraction", "val_fraction", "val_data", "model", "cell",
     "hidden_size", "num_layers", "bidirectional", "pooling", "dimension_shuffle", "normalize",
-    "batch_size", "channels", "transform", "tps_grid",
+    "batch_size", "channels", "transform", "tps_grid", "localization",
 )  # fmt: skip
 IMAGE_MODELS = ("cnn", "st-cnn", "st-lstm")  # models that read each (H, W) sequence as an image
 
@@ -114,6 +114,12 @@ class Config(TrainConfig):
         "log-scale and shift)",
     )
     tps_grid: int = option(3, "--transform tps: control points per side (3: a 3x3 grid)")
+    localization: Literal["full", "half"] = option(
+        "full",
+        "st-cnn, st-lstm: the localisation net reads the input at full resolution (conv "
+        "channels/2 - conv channels) or downsampled by 2 (channels/4 - channels/2: runs saved "
+        "before this option)",
+    )
     batch_size: int = option(16, "sequences per batch")
     epochs: int = option(0, "train this many epochs (sets --max-steps; 0 = use --max-steps)")
     max_steps: int = option(
@@ -130,6 +136,9 @@ class Config(TrainConfig):
         "batch-norm statistics recomputed on the training data) into best.safetensors (0 = "
         f"off; -1 = auto: {AUTO_SWA:g} with LSTM-FCN, else 0)",
     )
+
+    # fields an older rnnkit saved no value of: the value it used then
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"localization": "half"}
 
     def __post_init__(self) -> None:
         super().__post_init__()

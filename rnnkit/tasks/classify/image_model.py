@@ -8,10 +8,12 @@ long. ``ImageClassifier`` views them as (B, 1, H, W); the shapes scale with the 
   max-pool 2 - dense (``hidden_size``) - ReLU - dropout - softmax, the paper's baseline shape
   (two convolutional and two max-pooling layers) for distorted MNIST.
 - ``st-cnn``: the same CNN behind a ``SpatialTransformer`` (``--transform``, affine by default)
-  whose localisation net reads the input downsampled by 2: conv 5x5 (``channels``/4) - ReLU -
-  max-pool 2 - conv 5x5 (``channels``/2) - ReLU - max-pool 2 - dense 32 - ReLU, as the paper's
-  (two convolutional layers, two max-pooling layers and a dense layer). The output keeps the
-  input's size.
+  whose localisation net reads the input: conv 5x5 (``channels``/2) - ReLU - max-pool 2 - conv
+  5x5 (``channels``) - ReLU - max-pool 2 - dense 32 - ReLU, as the paper's (two convolutional
+  layers, two max-pooling layers and a dense layer); ``--localization half``, rnnkit's first
+  and the runs saved before it, reads the input downsampled by 2 with half those filters
+  (``benchmarks/stn.py``: the full one errs less on validation at 2000 steps). The output keeps
+  the input's size.
 - ``st-lstm``: the transformer, then an LSTM (``--cell``, ``--hidden-size``, ``--num-layers``,
   ``--bidirectional``) reading the rectified image row by row, its last state to the softmax.
 
@@ -58,13 +60,22 @@ def _conv(channels_in: int, channels_out: int) -> list[nn.Module]:
     ]
 
 
-def localization_net(height: int, width: int, channels: int) -> nn.Sequential:
-    """The localisation net of ST-CNN: (B, 1, H, W) -> (B, 32) features, on the input
-    downsampled by 2."""
-    c1, c2 = max(1, channels // 4), max(1, channels // 2)
-    side = _pooled(height, 3) * _pooled(width, 3)
+def localization_net(
+    height: int, width: int, channels: int, resolution: str = "full"
+) -> nn.Sequential:
+    """The localisation net of ST-CNN: (B, 1, H, W) -> (B, 32) features; ``resolution``
+    "full" reads the input with ``channels``/2 and ``channels`` filters, "half" (rnnkit's
+    first, kept for the runs saved with it) the input downsampled by 2 with ``channels``/4 and
+    ``channels``/2."""
+    if resolution == "half":
+        c1, c2 = max(1, channels // 4), max(1, channels // 2)
+        first = [nn.MaxPool2d(2, ceil_mode=True)]
+    else:
+        c1, c2 = max(1, channels // 2), channels
+        first = []
+    side = _pooled(height, 2 + len(first)) * _pooled(width, 2 + len(first))
     return nn.Sequential(
-        nn.MaxPool2d(2, ceil_mode=True), *_conv(1, c1), *_conv(c1, c2), nn.Flatten(),
+        *first, *_conv(1, c1), *_conv(c1, c2), nn.Flatten(),
         nn.Linear(c2 * side, LOCALIZATION_FEATURES), nn.ReLU(),
     )  # fmt: skip
 
@@ -107,7 +118,7 @@ class ImageClassifier(SequenceClassifier):
         self.transformer = None
         if cfg.model in ("st-cnn", "st-lstm"):
             self.transformer = SpatialTransformer(
-                localization_net(height, width, cfg.channels), cfg.transform,
+                localization_net(height, width, cfg.channels, cfg.localization), cfg.transform,
                 grid=cfg.tps_grid,
             )  # fmt: skip
 
