@@ -30,7 +30,8 @@ monthly sets).
 - ARIMA is ``rnnkit.metrics.arima.auto_arima`` on statsmodels' SARIMAX (pmdarima, which
   sktime's AutoARIMA wraps, is not installed): the seasonal difference D is taken when the STL
   seasonal strength is >= 0.64 (Hyndman's rule), the difference d by repeated KPSS tests (as
-  pmdarima does), and the orders p, q <= 2, P, Q <= 1 minimize AIC.
+  pmdarima does), and the orders p, q <= 2, P, Q <= 1 and a constant where d + D <= 1 (the
+  mean, or the drift with one difference, as auto.arima) minimize AIC.
 
 Per series the table prints MASE and sMAPE of each method, then each method's mean rank by
 MASE over the series (1 = best), and whether auto is within 1.1x the best of naive, seasonal

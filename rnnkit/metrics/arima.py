@@ -3,7 +3,10 @@ sktime's AutoARIMA wraps, is not a dependency).
 
 The seasonal difference D is taken when the STL seasonal strength is >= 0.64 (Hyndman's rule),
 the difference d by repeated KPSS tests (as pmdarima does), and the orders p, q <= 2, P, Q <= 1
-minimize AIC: 9 models, 36 with a season, each fitted by maximum likelihood. BLAS runs on one
+and the constant minimize AIC: 9 orders, 36 with a season, each fitted by maximum likelihood
+with and without a constant where d + D <= 1 (the mean, or with one difference the drift: a
+trend that the forecast carries on), without one where d + D = 2, as Hyndman & Khandakar's
+auto.arima (2008) and pmdarima do. BLAS runs on one
 thread meanwhile (with threadpoolctl): its threads only wait on matrices this small, and on a
 machine shared with other jobs a search took 16 times longer with two.
 """
@@ -46,9 +49,9 @@ def auto_arima(y: np.ndarray, periods: int, season: int) -> tuple[np.ndarray, st
         best: tuple[float, object, str] = (np.inf, None, "")
         pq = itertools.product(range(MAX_PQ + 1), range(MAX_PQ + 1))
         seasonal_pq = itertools.product(range(MAX_SEASONAL_PQ + 1), repeat=2) if m > 1 else [(0, 0)]
-        for (p, q), (sp, sq) in itertools.product(pq, list(seasonal_pq)):
+        constants = ("c", None) if d + seasonal_d <= 1 else (None,)  # "c" with d=1: drift
+        for (p, q), (sp, sq), trend in itertools.product(pq, list(seasonal_pq), constants):
             order, seasonal = (p, d, q), (sp, seasonal_d, sq, m if m > 1 else 0)
-            trend = "c" if d + seasonal_d == 0 else None
             try:
                 result = SARIMAX(y, order=order, seasonal_order=seasonal, trend=trend).fit(
                     disp=False
@@ -57,6 +60,7 @@ def auto_arima(y: np.ndarray, periods: int, season: int) -> tuple[np.ndarray, st
                 continue
             if np.isfinite(result.aic) and result.aic < best[0]:
                 name = f"({p},{d},{q})" + (f"({sp},{seasonal_d},{sq})[{m}]" if m > 1 else "")
+                name += {"c": " with drift" if d + seasonal_d else " with mean", None: ""}[trend]
                 best = (result.aic, result, name)
         if best[1] is None:  # nothing fitted: the last value, as naive
             return np.repeat(y[-1], periods), "none (naive)"

@@ -41,6 +41,19 @@ def test_auto_arima_differences_a_random_walk_and_a_strong_season(monkeypatch):
     np.testing.assert_allclose(forecast, 20 * np.sin(2 * np.pi * np.arange(48, 56) / 4), atol=4)
 
 
+def test_auto_arima_carries_a_drift_on_with_one_difference(monkeypatch):
+    monkeypatch.setattr(arima_module, "MAX_PQ", 0)
+    rng = np.random.default_rng(4)
+    trending = np.cumsum(2.0 + rng.normal(size=60))  # a walk that climbs 2 a period
+    forecast, order = auto_arima(trending, 6, 1)
+    assert order == "(0,1,0) with drift"  # AIC keeps the constant: with d = 1 it is the drift
+    steps = np.diff(np.concatenate([[trending[-1]], forecast]))
+    np.testing.assert_allclose(steps, np.diff(trending).mean(), rtol=1e-3)  # the mean climb
+    monkeypatch.setattr(arima_module, "MAX_PQ", 1)
+    ar1 = _ar1(80, 0.8, seed=1) + 50  # stationary around 50: the constant is the mean
+    assert auto_arima(ar1, 4, 1)[1].endswith(" with mean")
+
+
 def test_auto_arima_bad_input():
     with pytest.raises(ValueError, match="auto_arima: expected a 1-D series"):
         auto_arima(np.ones((5, 2)), 3, 1)
