@@ -5,9 +5,9 @@ The seasonal difference D is taken when the STL seasonal strength is >= 0.64 (Hy
 the difference d by repeated KPSS tests (as pmdarima does), and the orders p, q <= 2, P, Q <= 1
 and the constant minimize AIC: 9 orders, 36 with a season, each fitted by maximum likelihood
 with and without a constant where d + D <= 1 (the mean, or with one difference the drift: a
-trend that the forecast carries on), without one where d + D = 2, as Hyndman & Khandakar's
-auto.arima (2008) and pmdarima do. BLAS runs on one
-thread meanwhile (with threadpoolctl): its threads only wait on matrices this small, and on a
+trend that the forecast carries on; twice the fits), without one where d + D = 2, as Hyndman &
+Khandakar's auto.arima (2008) searches it (pmdarima includes it there unsearched). BLAS runs on
+one thread meanwhile (with threadpoolctl): its threads only wait on matrices this small, and on a
 machine shared with other jobs a search took 16 times longer with two.
 """
 

@@ -15,7 +15,7 @@ leaves ``auto``/0), ES-RNN when rnnkit has it, and the mean of ETS and the best 
 mean of the winner's and auto-ARIMA's (``rnnkit.metrics.arima``; ``--model arima+WINNER``),
 which is fitted on each history it forecasts from, as ETS is; it is left out without
 statsmodels, with fewer than ``MIN_ARIMA_PERIODS`` training periods, or more than
-``MAX_ARIMA_SERIES`` target series (9 to 36 SARIMAX fits each per forecast: a bound on the
+``MAX_ARIMA_SERIES`` target series (9 to 72 SARIMAX fits each per forecast: a bound on the
 cost, not studied).
 
 ``validate`` measures, ``choose`` decides. The rule (least validation MASE), the naive
