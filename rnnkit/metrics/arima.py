@@ -6,9 +6,9 @@ the difference d by repeated KPSS tests (as pmdarima does), and the orders p, q 
 and the constant minimize AIC: 9 orders, 36 with a season, each fitted by maximum likelihood
 with and without a constant where d + D <= 1 (the mean, or with one difference the drift: a
 trend that the forecast carries on; twice the fits), without one where d + D = 2, as Hyndman &
-Khandakar's auto.arima (2008) searches it (pmdarima includes it there unsearched). BLAS runs on
-one thread meanwhile (with threadpoolctl): its threads only wait on matrices this small, and on a
-machine shared with other jobs a search took 16 times longer with two.
+Khandakar's auto.arima (2008) searches it. BLAS runs on one thread meanwhile (with
+threadpoolctl): its threads only wait on matrices this small, and on a machine shared with other
+jobs a search took 16 times longer with two.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def auto_arima(y: np.ndarray, periods: int, season: int) -> tuple[np.ndarray, st
                 continue
             if np.isfinite(result.aic) and result.aic < best[0]:
                 name = f"({p},{d},{q})" + (f"({sp},{seasonal_d},{sq})[{m}]" if m > 1 else "")
-                name += {"c": " with drift" if d + seasonal_d else " with mean", None: ""}[trend]
+                if trend:
+                    name += " with drift" if d + seasonal_d else " with mean"
                 best = (result.aic, result, name)
         if best[1] is None:  # nothing fitted: the last value, as naive
             return np.repeat(y[-1], periods), "none (naive)"
